@@ -1,0 +1,75 @@
+"""The book's per-example gradient descent, to the last digit, a block of examples at a time.
+
+For the linear network with squared error, the step on example t (a row x_t, target y_t) is
+
+    d_t     = x_t W_t - y_t                       (the delta, 1 x k)
+    W_{t+1} = W_t - alpha * u_t^T d_t             (u_t: x_t with frozen inputs set to 0)
+
+Unrolled over a block of b examples starting from W_0, each delta depends on the earlier ones
+only through dot products of images:
+
+    d_t = x_t W_0 - y_t - alpha * sum_{s<t} (x_t . u_s) d_s
+
+that is, (I + alpha L) D = X W_0 - Y with L the strictly lower triangle of the Gram matrix X U^T,
+and then W_b = W_0 - alpha U^T D. The triangular system is the only sequential part, and it
+depends on the images and alpha alone: its inverse is computed once per block and reused every
+epoch, so an epoch is three matrix products per block instead of n small steps.
+
+A pixel that is 0 in every image neither contributes to a prediction nor has its weights moved,
+so the products skip such columns (in the first 1,000 MNIST images, 175 of the 784).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BLOCK = 256  # examples per block: large enough for fast products, small enough to stay exact
+
+
+class BlockedSGD:
+    """Per-example SGD on fixed examples x (n, n_inputs), in a fixed order, every epoch.
+
+    input_mask: (n_inputs,) booleans, False for frozen inputs. Bias: append a column of ones to x
+    and a bias row to the weights.
+    """
+
+    def __init__(self, x: np.ndarray, input_mask: np.ndarray | None = None, block: int = BLOCK):
+        self.active = np.flatnonzero((x != 0).any(axis=0))
+        self.x = np.ascontiguousarray(x[:, self.active])
+        self.u = self.x if input_mask is None else self.x * input_mask[self.active]
+        self.blocks = [slice(i, min(i + block, len(x))) for i in range(0, len(x), block)]
+        self._inverses: dict[float, list[np.ndarray]] = {}
+
+    def _solvers(self, alpha: float) -> list[np.ndarray]:
+        if alpha not in self._inverses:
+            solvers = []
+            for blk in self.blocks:
+                lower = np.tril(self.x[blk] @ self.u[blk].T, k=-1)
+                solvers.append(np.linalg.inv(np.eye(len(lower)) + alpha * lower))
+            self._inverses = {alpha: solvers}  # a schedule changes alpha: keep only the latest
+        return self._inverses[alpha]
+
+    def epoch(
+        self,
+        weights: np.ndarray,
+        y: np.ndarray,
+        alpha: float,
+        output_mask: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """One epoch on `weights` (n_inputs, k), in place; returns the n deltas (n, k).
+
+        output_mask: (k,) booleans, False for outputs whose weights are frozen.
+        """
+        w = weights[self.active]
+        deltas = np.empty((len(self.x), weights.shape[1]))
+        for blk, inverse in zip(self.blocks, self._solvers(alpha), strict=True):
+            residual = self.x[blk] @ w - y[blk]
+            d = inverse @ residual
+            if output_mask is not None:
+                d = np.where(output_mask, d, residual)  # a frozen output never learns
+                w -= alpha * (self.u[blk].T @ d) * output_mask
+            else:
+                w -= alpha * (self.u[blk].T @ d)
+            deltas[blk] = d
+        weights[self.active] = w
+        return deltas

@@ -1,0 +1,151 @@
+"""The training configuration: every default in one place, validated once, loaded from TOML.
+
+Options given on the command line win over a config file, which wins over these defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from gdcli.datasets import DATASETS, DEFAULT_DATASET, N_CLASSES, N_PIXELS
+from gdcli.errors import UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+INITS = ("book", "zeros")
+ACTIVATIONS = ("linear", "sigmoid")
+LOSSES = ("mse", "softmax")
+AUGMENTATIONS = ("none", "shifts")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (and nothing about where output goes)."""
+
+    dataset: str = DEFAULT_DATASET
+    n_train: int = 1000  # the first N training images
+    alpha: float = 0.01  # learning rate
+    epochs: int = 350
+    batch_size: int = 1  # 1: the book's per-example descent; B > 1: averaged mini-batches
+    seed: int = 1  # for --init book: np.random.RandomState(seed)
+    init: str = "book"  # book: uniform in [-0.1, 0.1); zeros
+    freeze_inputs: str = ""  # pixel indices and ranges whose weights never change, "0-27,700-783"
+    freeze_outputs: str = ""  # output (class) indices whose weights never change, "3,8"
+    activation: str = "linear"
+    loss: str = "mse"
+    bias: bool = False
+    l2: float = 0.0  # weight decay: adds l2 * W to every weight delta (not to the bias)
+    eval_every: int = 10  # test error and accuracy every N epochs, and at the end
+    alpha_decay: float = 0.0  # alpha for epoch e (from 1) is alpha / (1 + alpha_decay * (e - 1))
+    deskew: bool = False  # straighten every image by its second moments (train and test)
+    augment: str = "none"  # shifts: each batch is followed by its four one-pixel shifts
+
+    def alpha_at(self, epoch: int) -> float:
+        """The learning rate of `epoch` (counted from 1)."""
+        return self.alpha / (1.0 + self.alpha_decay * (epoch - 1))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+DEFAULTS = TrainConfig()
+KEYS = {f.name: f for f in fields(TrainConfig)}
+
+
+def _expect(name: str, ok: bool, wanted: str, value: Any) -> None:
+    if not ok:
+        raise UsageError(f"{name} must be {wanted}, got {value!r}")
+
+
+def validate(cfg: TrainConfig) -> TrainConfig:
+    """Check every value of `cfg`; raise UsageError naming the first bad one."""
+    _expect("dataset", cfg.dataset in DATASETS, f"one of {', '.join(DATASETS)}", cfg.dataset)
+    for name in ("alpha",):
+        v = getattr(cfg, name)
+        _expect(name, math.isfinite(v) and v > 0, "a positive number", v)
+    for name in ("l2", "alpha_decay"):
+        v = getattr(cfg, name)
+        _expect(name, math.isfinite(v) and v >= 0, "a number >= 0", v)
+    for name in ("n_train", "epochs", "batch_size", "eval_every"):
+        v = getattr(cfg, name)
+        _expect(name, v >= 1, "a whole number >= 1", v)
+    _expect("seed", 0 <= cfg.seed < 2**32, "a whole number in [0, 2**32)", cfg.seed)
+    _expect("init", cfg.init in INITS, f"one of {', '.join(INITS)}", cfg.init)
+    _expect("activation", cfg.activation in ACTIVATIONS, " or ".join(ACTIVATIONS), cfg.activation)
+    _expect("loss", cfg.loss in LOSSES, " or ".join(LOSSES), cfg.loss)
+    _expect("augment", cfg.augment in AUGMENTATIONS, " or ".join(AUGMENTATIONS), cfg.augment)
+    if cfg.loss == "softmax" and cfg.activation != "linear":
+        raise UsageError("--loss softmax has its own output function; use --activation linear")
+    parse_spec(cfg.freeze_inputs, N_PIXELS, "freeze_inputs")
+    parse_spec(cfg.freeze_outputs, N_CLASSES, "freeze_outputs")
+    return cfg
+
+
+def parse_spec(spec: str, size: int, name: str) -> list[int]:
+    """ "0-27,700-783" -> the sorted indices it names, each in [0, size)."""
+    out: set[int] = set()
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+        if not m:
+            raise UsageError(f"{name}: {part!r} is not an index or a range like 0-27")
+        lo, hi = int(m[1]), int(m[2] or m[1])
+        if lo > hi or hi >= size:
+            raise UsageError(f"{name}: {part!r} is outside 0-{size - 1}")
+        out.update(range(lo, hi + 1))
+    return sorted(out)
+
+
+def _type_ok(value: Any, default: Any) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, type(default))
+
+
+def _line_of(text: str, key: str) -> str:
+    for number, line in enumerate(text.splitlines(), 1):
+        if re.match(rf"\s*{re.escape(key)}\s*=", line):
+            return f"line {number}: "
+    return ""
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """The keys of a TOML config file, type-checked; UsageError naming file, line and key."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read config {path}: {exc.strerror or exc}") from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from exc
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        where = f"{path}: {_line_of(text, key)}"
+        if key not in KEYS:
+            raise UsageError(f"{where}unknown key {key!r}", hint=f"known keys: {', '.join(KEYS)}")
+        default = getattr(DEFAULTS, key)
+        if not _type_ok(value, default):
+            kind = type(default).__name__.replace("float", "number").replace("str", "string")
+            raise UsageError(f"{where}key {key!r} must be a {kind}, got {value!r}")
+        values[key] = float(value) if isinstance(default, float) else value
+    return values
+
+
+def make_config(config_file: Path | None, given: dict[str, Any]) -> TrainConfig:
+    """Defaults, then the config file, then the options `given` (None: not given)."""
+    values = load_config(config_file) if config_file else {}
+    values.update({k: v for k, v in given.items() if v is not None})
+    return validate(TrainConfig(**values))

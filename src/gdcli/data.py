@@ -1,0 +1,54 @@
+"""The book's preprocessing: the first N images as float64 784-vectors in [0, 1], one-hot labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gdcli.datasets import N_CLASSES, N_PIXELS, Dataset, local_copy
+from gdcli.errors import GdcliError, UsageError
+from gdcli.idx import read_idx
+
+
+def dataset_paths(dataset: Dataset, data_dir: Path, split: str) -> tuple[Path, Path]:
+    """(images, labels) paths of `split` in the data folder; a clear error if not fetched."""
+    folder = data_dir / dataset.name
+    found = [local_copy(folder, f) for f in (dataset.images(split), dataset.labels(split))]
+    if None in found:
+        missing = dataset.images(split) if found[0] is None else dataset.labels(split)
+        raise GdcliError(
+            f"{dataset.name} is not fetched yet: no {missing.gz_name} in {folder}",
+            hint=f"run `gdcli fetch --dataset {dataset.name}` (with the same --data-dir) first",
+        )
+    return found[0], found[1]  # type: ignore[return-value]
+
+
+def load_split(
+    dataset: Dataset, data_dir: Path, split: str, n: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first `n` images of `split` ("train" or "test"), all of them if n is None.
+
+    Returns images, float64 of shape (n, 784) with values in [0, 1] (pixel / 255, as the book),
+    and labels, int64 of shape (n,) with values 0..9.
+    """
+    images_path, labels_path = dataset_paths(dataset, data_dir, split)
+    images = read_idx(images_path, n)
+    labels = read_idx(labels_path, n)
+    if n is not None and len(images) < n:
+        raise UsageError(
+            f"--n-train {n} is more than the {len(images)} {split} images of {dataset.name}"
+        )
+    if images.shape[1:] != (28, 28):
+        raise GdcliError(f"{images_path.name}: images of shape {images.shape[1:]}, not 28x28")
+    if len(labels) != len(images):
+        raise GdcliError(f"{labels_path.name} holds {len(labels)} labels for {len(images)} images")
+    flat = images.reshape(len(images), N_PIXELS) / 255
+    return flat, labels.astype(np.int64)
+
+
+def one_hot(labels: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
+    """(n,) class indices -> (n, n_classes) float64 rows with a single 1.0."""
+    out = np.zeros((len(labels), n_classes))
+    out[np.arange(len(labels)), labels] = 1.0
+    return out

@@ -1,0 +1,161 @@
+"""The registry of datasets: names, files, checksums, mirrors and class names, in one place.
+
+A file is identified by the SHA-256 of its decompressed IDX content, so the .gz a mirror serves,
+a gunzipped copy and a copy a packager recompressed (Debian's) all verify, and nothing else does.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from gdcli.errors import UsageError
+
+SPLITS = ("train", "test")
+IMAGE_SIDE = 28
+N_PIXELS = IMAGE_SIDE * IMAGE_SIDE
+N_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One IDX file of a dataset.
+
+    name: the original file name as mirrors serve it, without ".gz".
+    idx_bytes: the size of the decompressed IDX content, in bytes.
+    sha256: hex SHA-256 of the decompressed IDX content.
+    """
+
+    name: str
+    idx_bytes: int
+    sha256: str
+
+    @property
+    def gz_name(self) -> str:
+        return self.name + ".gz"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset of 28x28 grey images in four IDX files and its sources."""
+
+    name: str
+    train_images: DataFile
+    train_labels: DataFile
+    test_images: DataFile
+    test_labels: DataFile
+    mirrors: tuple[str, ...]
+    classes: tuple[str, ...]
+
+    @property
+    def files(self) -> tuple[DataFile, ...]:
+        return (self.train_images, self.train_labels, self.test_images, self.test_labels)
+
+    def images(self, split: str) -> DataFile:
+        return self.train_images if split == "train" else self.test_images
+
+    def labels(self, split: str) -> DataFile:
+        return self.train_labels if split == "train" else self.test_labels
+
+    @property
+    def system_dir(self) -> Path:
+        """Where Debian installs a copy (`apt install dataset-fashion-mnist`)."""
+        root = os.environ.get("GDCLI_SYSTEM_DATASETS", "/usr/share/datasets")
+        return Path(root) / self.name
+
+
+def _files(sizes_and_sums: dict[str, str]) -> dict[str, DataFile]:
+    sizes = {
+        "train-images": 47040016,
+        "train-labels": 60008,
+        "t10k-images": 7840016,
+        "t10k-labels": 10008,
+    }
+    kinds = {
+        "train-images": "train_images",
+        "train-labels": "train_labels",
+        "t10k-images": "test_images",
+        "t10k-labels": "test_labels",
+    }
+    out = {}
+    for stem, sha in sizes_and_sums.items():
+        ndim = 3 if stem.endswith("images") else 1
+        out[kinds[stem]] = DataFile(f"{stem}-idx{ndim}-ubyte", sizes[stem], sha)
+    return out
+
+
+DATASETS: dict[str, Dataset] = {
+    "mnist": Dataset(
+        name="mnist",
+        **_files(
+            {
+                "train-images": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+                "train-labels": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+                "t10k-images": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+                "t10k-labels": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+            }
+        ),
+        mirrors=(
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+            "http://yann.lecun.com/exdb/mnist/",
+        ),
+        classes=tuple(str(d) for d in range(10)),
+    ),
+    "fashion-mnist": Dataset(
+        name="fashion-mnist",
+        # Computed from Debian's dataset-fashion-mnist (decompressed content, so its
+        # recompressed .gz files and the original mirror's verify alike).
+        **_files(
+            {
+                "train-images": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+                "train-labels": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+                "t10k-images": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+                "t10k-labels": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+            }
+        ),
+        mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        classes=(
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
+    ),
+}
+DEFAULT_DATASET = "mnist"
+
+
+def get_dataset(name: str) -> Dataset:
+    """The registry entry for `name`; a UsageError listing the known names otherwise."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        known = ", ".join(DATASETS)
+        raise UsageError(f"unknown dataset {name!r} (known: {known})") from None
+
+
+def resolve_data_dir(explicit: Path | None = None) -> Path:
+    """--data-dir, else $GDCLI_DATA_DIR, else $XDG_CACHE_HOME/gdcli, else ~/.cache/gdcli."""
+    if explicit is not None:
+        return Path(explicit).expanduser()
+    if env := os.environ.get("GDCLI_DATA_DIR"):
+        return Path(env).expanduser()
+    if xdg := os.environ.get("XDG_CACHE_HOME"):
+        return Path(xdg).expanduser() / "gdcli"
+    return Path.home() / ".cache" / "gdcli"
+
+
+def local_copy(folder: Path, f: DataFile) -> Path | None:
+    """The copy of `f` in `folder`, gzip'd (`name.gz`) or raw (`name`), if either exists."""
+    for candidate in (folder / f.gz_name, folder / f.name):
+        if candidate.is_file():
+            return candidate
+    return None

@@ -1,0 +1,117 @@
+"""The chapter's worked examples on its toy data, run by the same gradient_step as MNIST.
+
+The toy networks are the same model as the MNIST one, with 3 inputs and 1 output, 1 input and
+3 outputs, or 3 inputs and 3 outputs. Numbers stay Python floats so they print as the chapter's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gdcli.model import Network, gradient_step
+
+# The chapter's data: four games of a season.
+toes = [8.5, 9.5, 9.9, 9.0]  # average number of toes per player
+wlrec = [0.65, 0.8, 0.8, 0.9]  # win/loss record
+nfans = [1.2, 1.3, 0.5, 1.0]  # fans, in millions
+win_or_lose_binary = [1, 1, 0, 1]
+hurt = [0.1, 0.0, 0.0, 0.1]
+win = [1, 1, 0, 1]
+sad = [0.1, 0.0, 0.1, 0.2]
+wlrec_multi_output = [0.65, 1.0, 1.0, 0.9]  # the multi-output example's own wlrec
+
+
+@dataclass(frozen=True)
+class Example:
+    """weights: in the chapter's layout, one row per output (a flat list for one output)."""
+
+    name: str
+    title: str
+    x: list[float]
+    true: list[float]
+    weights: list[Any]
+    alpha: float
+    iterations: int
+    frozen_inputs: tuple[int, ...] = ()
+
+
+EXAMPLES = {
+    e.name: e
+    for e in (
+        Example(
+            "multi-input", "Gradient descent with multiple inputs",
+            [toes[0], wlrec[0], nfans[0]], [win_or_lose_binary[0]],
+            [0.1, 0.2, -0.1], alpha=0.01, iterations=3,
+        ),
+        Example(
+            "freeze", "Freezing one weight (a, for toes)",
+            [toes[0], wlrec[0], nfans[0]], [win_or_lose_binary[0]],
+            [0.1, 0.2, -0.1], alpha=0.3, iterations=3, frozen_inputs=(0,),
+        ),
+        Example(
+            "multi-output", "Gradient descent with multiple outputs",
+            [wlrec_multi_output[0]], [hurt[0], win[0], sad[0]],
+            [0.3, 0.2, 0.9], alpha=0.1, iterations=1,
+        ),
+        Example(
+            "multi-in-out", "Gradient descent with multiple inputs and outputs",
+            [toes[0], wlrec[0], nfans[0]], [hurt[0], win[0], sad[0]],
+            # rows: hurt?, win?, sad?; columns: toes, %win, #fans
+            [[0.1, 0.1, -0.3], [0.1, 0.2, 0.0], [0.0, 1.3, 0.1]], alpha=0.01, iterations=1,
+        ),
+    )
+}  # fmt: skip
+# How long the freezing example goes on to show that the error still reaches ~0.
+FREEZE_FOLLOW_UP = 20
+
+
+def _network(e: Example) -> Network:
+    """The example's network in gdcli's layout: weights (n_inputs, n_outputs)."""
+    w = np.array(e.weights, dtype=np.float64)
+    if w.ndim == 2:
+        return Network(w.T)  # the chapter's rows are outputs
+    # one output: a column of weights; one input: a row
+    return Network(w.reshape(-1, 1) if len(e.true) == 1 else w.reshape(1, -1))
+
+
+def _book_layout(a: np.ndarray, n_outputs: int) -> Any:
+    """gdcli's (n_inputs, n_outputs) -> the chapter's: flat for one output or one input."""
+    if a.shape[0] == 1 or a.shape[1] == 1:
+        return a.ravel().tolist()
+    return a.T.tolist()
+
+
+def _scalar_or_list(v: np.ndarray) -> Any:
+    return float(v[0]) if v.size == 1 else v.tolist()
+
+
+def run(e: Example, iterations: int | None = None) -> list[dict[str, Any]]:
+    """The example's steps: for each iteration its pred, error, delta, the weights before the
+    step and the weight deltas; the final record holds the weights after the last step."""
+    net = _network(e)
+    x, true = np.array(e.x), np.array(e.true, dtype=np.float64)
+    trainable = np.ones_like(net.weights, dtype=bool)
+    trainable[list(e.frozen_inputs), :] = False
+    n_out = len(e.true)
+    steps = []
+    for i in range(iterations or e.iterations):
+        before = _book_layout(net.weights, n_out)
+        step = gradient_step(
+            net, x, true, e.alpha, trainable=trainable if e.frozen_inputs else None
+        )
+        error = step.delta**2
+        steps.append(
+            {
+                "iteration": i + 1,
+                "pred": _scalar_or_list(step.pred),
+                "error": _scalar_or_list(error),
+                "delta": _scalar_or_list(step.delta),
+                "weights": before,
+                "weight_deltas": _book_layout(step.weight_deltas, n_out),
+            }
+        )
+    steps.append({"weights_after": _book_layout(net.weights, n_out)})
+    return steps
