@@ -136,8 +136,8 @@ def test_from_folder_gzipped_or_raw(tmp_path, mnist_dir):
     result = fetch_cli(tmp_path, "--from", str(source), "--json")
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in (tmp_path / "data" / "mnist").iterdir())
-    assert names == sorted(["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
-                            "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"])  # fmt: skip
+    expected = ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", *MNIST_FILES[:2]]
+    assert names == sorted(expected)
 
 
 @pytest.fixture

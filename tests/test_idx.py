@@ -51,7 +51,7 @@ def test_truncated_gzip(tmp_path):
     data = gzip.compress(idx_bytes(np.arange(2000, dtype=np.uint8).reshape(2000) % 7))
     path = tmp_path / "t.gz"
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(IdxError, match="corrupt or truncated gzip|but the content is"):
+    with pytest.raises(IdxError, match=r"corrupt or truncated gzip|but the content is"):
         read_idx(path)
     with pytest.raises(IdxError, match="corrupt or truncated gzip"):
         verify(path, 2008, "0" * 64)
