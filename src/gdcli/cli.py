@@ -329,7 +329,9 @@ def _weights_and_data(
     net, meta = weights_file.load(weights)
     config = meta.get("config", {})
     ds = get_dataset(config.get("dataset", DEFAULT_DATASET))
-    x, labels = load_split(ds, resolve_data_dir(data_dir), split)
+    # The train split is the images the weights were trained on: the first n_train.
+    n = config.get("n_train") if split == "train" else None
+    x, labels = load_split(ds, resolve_data_dir(data_dir), split, n)
     if config.get("deskew"):
         x = deskew(x)
     return net, meta, x, labels

@@ -123,7 +123,7 @@ def train(
     if uses_blocked(cfg):
         # The bias is the weight of an input that is always 1.
         x = data.x_train if net.bias is None else np.hstack([data.x_train, np.ones((len(y), 1))])
-        input_mask = None if mask is None else mask.all(axis=1)
+        input_mask = None if mask is None else mask.any(axis=1)
         output_mask = None if mask is None else mask.any(axis=0)
         if input_mask is not None and net.bias is not None:
             input_mask = np.append(input_mask, True)

@@ -38,6 +38,8 @@ def load(path: Path) -> tuple[Network, dict[str, Any]]:
         raise UsageError(
             f"no weights file at {path}", hint="train one first with `gdcli train` (--out PATH)"
         )
+    if not zipfile.is_zipfile(path):  # np.load would call any non-zip file "pickled data"
+        raise GdcliError(f"{path}: not a valid .npz weights file (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             if "weights" not in npz.files:
