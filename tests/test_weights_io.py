@@ -49,7 +49,7 @@ def test_png_and_pgm_decode_with_pillow(tmp_path, gradient_weights):
         grey = np.asarray(pgm).astype(int)
         expected_grey = np.rint(128 + 127 * w[:, d] / s).reshape(28, 28).repeat(3, 0).repeat(3, 1)
         assert np.array_equal(grey, expected_grey)
-    # digit 0 runs from +1 at the top-left to -1 at the bottom-right: bright then dark, red then blue
+    # digit 0 runs from +1 (top left: bright, red) to -1 (bottom right: dark, blue)
     grey0 = np.asarray(Image.open(out / "digit-0.pgm"))
     assert grey0[0, 0] == 255 and grey0[-1, -1] == 1
     rgb0 = np.asarray(Image.open(out / "digit-0.png"))
