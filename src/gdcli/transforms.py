@@ -12,7 +12,18 @@ from gdcli.datasets import IMAGE_SIDE
 _ROWS, _COLS = np.mgrid[:IMAGE_SIDE, :IMAGE_SIDE].astype(np.float64)
 
 
+CHUNK = 4096  # images deskewed at once: bounds the temporaries to ~25 MB each
+
+
 def deskew(images: np.ndarray) -> np.ndarray:
+    """Deskew every image (see _deskew), a chunk at a time to keep memory flat."""
+    return np.vstack(
+        [_deskew(images[i : i + CHUNK]) for i in range(0, len(images), CHUNK)]
+        or [images.reshape(0, IMAGE_SIDE * IMAGE_SIDE)]
+    )
+
+
+def _deskew(images: np.ndarray) -> np.ndarray:
     """Shear each image so its principal axis is vertical, and centre its mass.
 
     With the centre of mass (r0, c0) and the second moments, the shear is
