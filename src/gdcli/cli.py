@@ -17,7 +17,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gdcli import __version__, examples, heatmap, weights_file
-from gdcli.config import DEFAULTS, TrainConfig, make_config
+from gdcli.atomic import write_text
+from gdcli.config import DEFAULTS, TrainConfig, make_config, parse_spec
 from gdcli.data import load_split
 from gdcli.datasets import DATASETS, DEFAULT_DATASET, get_dataset, resolve_data_dir
 from gdcli.errors import GdcliError, UsageError
@@ -269,8 +270,6 @@ def train_cmd(
             progress.stop()
 
     if metrics is not None:
-        from gdcli.atomic import write_text
-
         write_text(metrics, "".join(json.dumps(_metrics_dict(m)) + "\n" for m in result.history))
 
     summary = _summary(cfg, result.history, result.seconds)
@@ -441,8 +440,6 @@ def visualize_cmd(
     ] = None,
 ) -> None:
     """Each digit's 784 weights as a 28x28 heatmap, and all ten side by side in grid.png."""
-    from gdcli.config import parse_spec
-
     net, _ = weights_file.load(weights)
     chosen = parse_spec(digits, 10, "--digits") if digits else list(range(10))
     if not chosen:
