@@ -84,6 +84,11 @@ def test_gray_colormap_png(tmp_path, gradient_weights):
                    "--digits", "0").returncode == 0  # fmt: skip
     img = Image.open(out / "digit-0.png")
     assert img.mode == "L" and img.size == (280, 280)
+    as_json = run_cli("visualize-weights", str(path), "--out-dir", str(out), "--digits", "0",
+                      "--json")  # fmt: skip
+    report = json.loads(as_json.stdout)
+    assert report["written"] == [str(out / "digit-0.png"), str(out / "grid.png")]
+    assert report["scale"] == 1.0
 
 
 def test_png_reader_reads_what_pillow_writes(tmp_path):

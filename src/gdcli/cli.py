@@ -438,6 +438,7 @@ def visualize_cmd(
     digits: Annotated[
         str | None, typer.Option(help="Only these outputs, e.g. 0,1,2 [default: all].")
     ] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Each digit's 784 weights as a 28x28 heatmap, and all ten side by side in grid.png."""
     net, _ = weights_file.load(weights)
@@ -462,6 +463,9 @@ def visualize_cmd(
     grid = out_dir / "grid.png"
     write_png(grid, heatmap.grid_image(tiles, columns=5, gap=max(1, scale // 5)))
     written.append(grid)
+    if as_json:
+        print_json({"written": [str(p) for p in written], "scale": s})
+        return
     for path in written:
         stdout.print(str(path))
 
