@@ -154,10 +154,11 @@ def test_book_config_is_the_default():
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--alpha", "-1"], "--alpha must be a positive number, got '-1'"),
-        (["--alpha", "0"], "--alpha must be a positive number"),
-        (["--alpha", "nan"], "--alpha must be a positive number, got 'nan'"),
-        (["--alpha", "fast"], "--alpha must be a positive number, got 'fast'"),
+        (["--alpha", "-1"], "alpha must be a positive number, got -1.0"),
+        (["--alpha", "0"], "alpha must be a positive number, got 0.0"),
+        (["--alpha", "nan"], "alpha must be a positive number, got nan"),
+        (["--alpha", "inf"], "alpha must be a positive number, got inf"),
+        (["--alpha", "fast"], "alpha must be a positive number, got 'fast'"),
         (["--epochs", "0"], "epochs must be a whole number >= 1"),
         (["--epochs", "-3"], "epochs must be a whole number >= 1"),
         (["--n-train", "70000"], "--n-train 70000 is more than the 60000 train images"),

@@ -308,15 +308,13 @@ def train_cmd(
 
 
 def _parse_alpha(text: str | None) -> float | None:
+    """--alpha as a number; its range is checked with the rest of the config."""
     if text is None:
         return None
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
-        raise UsageError(f"--alpha must be a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise UsageError(f"--alpha must be a positive number, got {text!r}")
-    return value
+        raise UsageError(f"alpha must be a positive number, got {text!r}") from None
 
 
 # ------------------------------------------------------------------- evaluate, predict

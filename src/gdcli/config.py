@@ -69,9 +69,7 @@ def _expect(name: str, ok: bool, wanted: str, value: Any) -> None:
 def validate(cfg: TrainConfig) -> TrainConfig:
     """Check every value of `cfg`; raise UsageError naming the first bad one."""
     _expect("dataset", cfg.dataset in DATASETS, f"one of {', '.join(DATASETS)}", cfg.dataset)
-    for name in ("alpha",):
-        v = getattr(cfg, name)
-        _expect(name, math.isfinite(v) and v > 0, "a positive number", v)
+    _expect("alpha", math.isfinite(cfg.alpha) and cfg.alpha > 0, "a positive number", cfg.alpha)
     for name in ("l2", "alpha_decay"):
         v = getattr(cfg, name)
         _expect(name, math.isfinite(v) and v >= 0, "a number >= 0", v)

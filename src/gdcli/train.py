@@ -90,7 +90,12 @@ def _batches(cfg: TrainConfig, x: np.ndarray, y: np.ndarray) -> Iterator[tuple[n
 
 
 def _loop_epoch(
-    cfg: TrainConfig, net: Network, x: np.ndarray, y: np.ndarray, alpha: float, mask
+    cfg: TrainConfig,
+    net: Network,
+    x: np.ndarray,
+    y: np.ndarray,
+    alpha: float,
+    mask: np.ndarray | None,
 ) -> np.ndarray:
     """One epoch of gradient_step; returns the predictions made before each step, (steps, 10),
     for the unshifted images only."""
