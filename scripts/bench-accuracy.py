@@ -15,19 +15,18 @@ from pathlib import Path
 
 import numpy as np
 
-from gdcli.config import TrainConfig, make_config
+from gdcli.config import make_config
 from gdcli.data import load_split
 from gdcli.datasets import DATASETS, resolve_data_dir
-from gdcli.train import TrainData, train
+from gdcli.train import load_data, train
 from gdcli.transforms import deskew, shifts
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def gdcli_run(cfg: TrainConfig, x, labels, xt, lt) -> float:
-    if cfg.deskew:
-        x, xt = deskew(x), deskew(xt)
-    return train(cfg, TrainData(x, labels, xt, lt)).history[-1].test_accuracy or 0.0
+def gdcli_run(config_file: str, data_dir: Path) -> float:
+    cfg = make_config(ROOT / "configs" / config_file, {})
+    return train(cfg, load_data(cfg, data_dir)).history[-1].test_accuracy or 0.0
 
 
 def sklearn_run(model, x, labels, xt, lt, prepared: bool) -> float:
@@ -49,10 +48,8 @@ def main() -> None:
     xt, lt = load_split(DATASETS["mnist"], folder, "test")
 
     runs = [
-        ("gdcli book run (configs/book.toml)",
-         lambda: gdcli_run(make_config(ROOT / "configs/book.toml", {}), x, labels, xt, lt)),
-        ("gdcli best recipe (configs/best.toml)",
-         lambda: gdcli_run(make_config(ROOT / "configs/best.toml", {}), x, labels, xt, lt)),
+        ("gdcli book run (configs/book.toml)", lambda: gdcli_run("book.toml", folder)),
+        ("gdcli best recipe (configs/best.toml)", lambda: gdcli_run("best.toml", folder)),
         ("sklearn LogisticRegression, raw",
          lambda: sklearn_run(LogisticRegression(max_iter=2000), x, labels, xt, lt, False)),
         ("sklearn LogisticRegression, deskew+shifts",

@@ -115,7 +115,8 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
             timeout: float = 120) -> subprocess.CompletedProcess[str]:  # fmt: skip
     """Run `python -m gdcli ARGS` as a real subprocess, NO_COLOR, with no terminal."""
     full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", **(env or {})}
-    full_env.pop("GDCLI_MIRROR", None) if "GDCLI_MIRROR" not in (env or {}) else None
+    if "GDCLI_MIRROR" not in (env or {}):  # a mirror in the developer's shell must not leak in
+        full_env.pop("GDCLI_MIRROR", None)
     return subprocess.run(
         [sys.executable, "-m", "gdcli", *args],
         capture_output=True, text=True, cwd=cwd, env=full_env, timeout=timeout,

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from gdcli import __version__, examples, heatmap, weights_file
 from gdcli.atomic import write_text
-from gdcli.config import DEFAULTS, TrainConfig, make_config, parse_spec
+from gdcli.config import DEFAULTS, KEYS, TrainConfig, make_config, parse_spec
 from gdcli.data import load_split
 from gdcli.datasets import DATASETS, DEFAULT_DATASET, get_dataset, resolve_data_dir
 from gdcli.errors import GdcliError, UsageError
@@ -34,7 +34,7 @@ from gdcli.terminal import (
     stderr_console,
     stdout,
 )
-from gdcli.train import EpochMetrics, TrainData
+from gdcli.train import EpochMetrics, load_data
 from gdcli.train import train as train_network
 from gdcli.transforms import deskew
 
@@ -155,16 +155,6 @@ def fetch_cmd(
 # --------------------------------------------------------------------------- train
 
 
-def _load_data(cfg: TrainConfig, data_dir: Path | None) -> TrainData:
-    ds = get_dataset(cfg.dataset)
-    folder = resolve_data_dir(data_dir)
-    x_train, labels_train = load_split(ds, folder, "train", cfg.n_train)
-    x_test, labels_test = load_split(ds, folder, "test")
-    if cfg.deskew:
-        x_train, x_test = deskew(x_train), deskew(x_test)
-    return TrainData(x_train, labels_train, x_test, labels_test)
-
-
 def _metrics_dict(m: EpochMetrics) -> dict[str, Any]:
     return {k: v for k, v in vars(m).items() if v is not None}
 
@@ -240,11 +230,11 @@ def train_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Train the 784x10 network with the book's gradient descent and save its weights."""
-    given = {k: v for k, v in locals().items() if k in TrainConfig.__dataclass_fields__}
+    given = {k: v for k, v in locals().items() if k in KEYS}
     given["deskew"] = deskew_images
     given["alpha"] = _parse_alpha(alpha)
     cfg = make_config(config, given)
-    data = _load_data(cfg, data_dir)
+    data = load_data(cfg, resolve_data_dir(data_dir))
     err = stderr_console(quiet)
 
     progress = None
@@ -320,6 +310,11 @@ def _parse_alpha(text: str | None) -> float | None:
 # ------------------------------------------------------------------- evaluate, predict
 
 
+def _as_trained(x: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
+    """Images (n, 784) preprocessed as the weights' training run did (--deskew)."""
+    return deskew(x) if meta.get("config", {}).get("deskew") else x
+
+
 def _weights_and_data(
     weights: Path, split: str, data_dir: Path | None
 ) -> tuple[Any, dict[str, Any], np.ndarray, np.ndarray]:
@@ -329,9 +324,7 @@ def _weights_and_data(
     # The train split is the images the weights were trained on: the first n_train.
     n = config.get("n_train") if split == "train" else None
     x, labels = load_split(ds, resolve_data_dir(data_dir), split, n)
-    if config.get("deskew"):
-        x = deskew(x)
-    return net, meta, x, labels
+    return net, meta, _as_trained(x, meta), labels
 
 
 @app.command("evaluate")
@@ -391,10 +384,7 @@ def predict_cmd(
         pixels = read_grey(image)
         if pixels.shape != (28, 28):
             raise UsageError(f"{image}: {pixels.shape[1]}x{pixels.shape[0]} pixels, expected 28x28")
-        x = pixels.reshape(1, -1) / 255
-        if meta.get("config", {}).get("deskew"):
-            x = deskew(x)
-        x = x[0]
+        x = _as_trained(pixels.reshape(1, -1) / 255, meta)[0]
     else:
         net, meta, xs, labels = _weights_and_data(weights, split.value, data_dir)
         if index >= len(xs):  # type: ignore[operator]

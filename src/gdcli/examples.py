@@ -77,7 +77,7 @@ def _network(e: Example) -> Network:
     return Network(w.reshape(-1, 1) if len(e.true) == 1 else w.reshape(1, -1))
 
 
-def _book_layout(a: np.ndarray, n_outputs: int) -> Any:
+def _book_layout(a: np.ndarray) -> Any:
     """gdcli's (n_inputs, n_outputs) -> the chapter's: flat for one output or one input."""
     if a.shape[0] == 1 or a.shape[1] == 1:
         return a.ravel().tolist()
@@ -95,10 +95,9 @@ def run(e: Example, iterations: int | None = None) -> list[dict[str, Any]]:
     x, true = np.array(e.x), np.array(e.true, dtype=np.float64)
     trainable = np.ones_like(net.weights, dtype=bool)
     trainable[list(e.frozen_inputs), :] = False
-    n_out = len(e.true)
     steps = []
     for i in range(iterations or e.iterations):
-        before = _book_layout(net.weights, n_out)
+        before = _book_layout(net.weights)
         step = gradient_step(
             net, x, true, e.alpha, trainable=trainable if e.frozen_inputs else None
         )
@@ -110,8 +109,8 @@ def run(e: Example, iterations: int | None = None) -> list[dict[str, Any]]:
                 "error": _scalar_or_list(error),
                 "delta": _scalar_or_list(step.delta),
                 "weights": before,
-                "weight_deltas": _book_layout(step.weight_deltas, n_out),
+                "weight_deltas": _book_layout(step.weight_deltas),
             }
         )
-    steps.append({"weights_after": _book_layout(net.weights, n_out)})
+    steps.append({"weights_after": _book_layout(net.weights)})
     return steps

@@ -11,16 +11,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from gdcli.blocked import BlockedSGD
 from gdcli.config import TrainConfig, parse_spec
-from gdcli.data import one_hot
-from gdcli.datasets import N_CLASSES
+from gdcli.data import load_split, one_hot
+from gdcli.datasets import N_CLASSES, get_dataset
 from gdcli.metrics import accuracy, evaluate, squared_error
 from gdcli.model import Network, gradient_step, init_weights
-from gdcli.transforms import shifts
+from gdcli.transforms import deskew, shifts
 
 
 @dataclass
@@ -31,6 +32,17 @@ class TrainData:
     labels_train: np.ndarray
     x_test: np.ndarray
     labels_test: np.ndarray
+
+
+def load_data(cfg: TrainConfig, data_dir: Path) -> TrainData:
+    """The first cfg.n_train training images and all test images of cfg.dataset, deskewed
+    when cfg.deskew (train and test alike)."""
+    ds = get_dataset(cfg.dataset)
+    x_train, labels_train = load_split(ds, data_dir, "train", cfg.n_train)
+    x_test, labels_test = load_split(ds, data_dir, "test")
+    if cfg.deskew:
+        x_train, x_test = deskew(x_train), deskew(x_test)
+    return TrainData(x_train, labels_train, x_test, labels_test)
 
 
 @dataclass
