@@ -58,6 +58,13 @@ def print_table(title: str | None, columns: list[str], rows: list[list[Any]]) ->
     stdout.print(table)
 
 
+def fmt_value(v: float | None, pct: bool = False) -> str:
+    """A number for a table: 6 significant digits, or a percentage; "-" for None."""
+    if v is None:
+        return "-"
+    return f"{100 * v:.2f}%" if pct else f"{v:.6g}"
+
+
 @contextlib.contextmanager
 def download_progress(console: Console) -> Iterator[ProgressHook | None]:
     """A ProgressHook drawing one bar per file on stderr, or None when not on a terminal."""
