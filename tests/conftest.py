@@ -158,3 +158,14 @@ def write_idx(path: Path, array: np.ndarray, gz: bool = True, code: int = 0x08) 
     data = idx_bytes(array, code)
     path.write_bytes(gzip.compress(data) if gz else data)
     return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder with a small synthetic MNIST-like dataset at <dir>/mnist/ (600 train and
+    200 test images, 10 learnable classes); see tests/synthetic.py."""
+    from synthetic import write_dataset
+
+    folder = tmp_path_factory.mktemp("synthetic")
+    write_dataset(folder / "mnist")
+    return folder
