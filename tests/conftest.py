@@ -1,9 +1,22 @@
-"""Shared fixtures: the real MNIST files, a loopback HTTP mirror with scripted faults, the CLI."""
+"""Shared fixtures: synthetic and real MNIST data, a loopback HTTP mirror with real faults, the CLI.
+
+Mechanics run on the synthetic dataset (tests/synthetic.py), made once per session:
+- `synthetic_data_dir`: a data folder with it as <dir>/mnist/ (what `--data-dir` takes; the
+  loaders do not check checksums, so train/evaluate/predict run on it as if it were MNIST);
+- `synthetic_files`: the four .gz files in one folder (what `mirror` serves, for `--from`);
+- the dataset `synthetic` (SYNTHETIC), defined by a registry file that $GDCLI_EXTRA_DATASETS
+  names for the whole session, so `gdcli fetch --dataset synthetic` verifies it for real.
+Tests of the real MNIST take `real_mnist_dir` (or `mnist_dir`, `data_dir`, `real_mirror`), which
+skip, saying where they looked, when no copy is found.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
+import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -15,35 +28,166 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import synthetic
 
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
+from gdcli.datasets import DATASETS, EXTRA_DATASETS_ENV, Dataset, local_copy, resolve_data_dir
+from gdcli.idx import IdxError, verify
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MNIST = REPO.parent / "shared" / "datasets" / "mnist"
 MNIST_FILES = (
     "train-images-idx3-ubyte.gz",
     "train-labels-idx1-ubyte.gz",
     "t10k-images-idx3-ubyte.gz",
     "t10k-labels-idx1-ubyte.gz",
 )
+SYNTHETIC = "synthetic"  # the test registry's dataset: synthetic files under MNIST's names
+
+
+# ------------------------------------------------------------------------ synthetic data
 
 
 @pytest.fixture(scope="session")
-def mnist_dir() -> Path:
-    if not all((SHARED_MNIST / f).is_file() for f in MNIST_FILES):
-        pytest.skip(
-            f"the real MNIST files are not in {SHARED_MNIST} (see shared/datasets/README.md)"
-        )
-    return SHARED_MNIST
+def synthetic_content() -> dict[str, bytes]:
+    """The raw IDX content of the synthetic dataset's four files, by file name (no .gz)."""
+    return synthetic.make_dataset()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def synthetic_registry(
+    tmp_path_factory: pytest.TempPathFactory, synthetic_content: dict[str, bytes]
+) -> Iterator[Path]:
+    """The registry file defining SYNTHETIC, named by $GDCLI_EXTRA_DATASETS for the session
+    (so in-process calls and every `gdcli` subprocess know the dataset)."""
+    path = tmp_path_factory.mktemp("registry") / "datasets.json"
+    synthetic.write_registry(path, SYNTHETIC, synthetic_content)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(EXTRA_DATASETS_ENV, str(path))
+        yield path
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset(synthetic_registry: Path) -> Dataset:
+    """The registry entry of SYNTHETIC: its files' sizes and checksums."""
+    from gdcli.datasets import get_dataset
+
+    return get_dataset(SYNTHETIC)
+
+
+@pytest.fixture(scope="session")
+def synthetic_files(
+    tmp_path_factory: pytest.TempPathFactory, synthetic_content: dict[str, bytes]
+) -> Path:
+    """A folder holding the four synthetic files gzip'd, under MNIST's names. Do not modify."""
+    return synthetic.write_files(tmp_path_factory.mktemp("synthetic"), synthetic_content)
+
+
+@pytest.fixture(scope="session")
+def synthetic_data_dir(tmp_path_factory: pytest.TempPathFactory, synthetic_files: Path) -> Path:
+    """A data folder with the synthetic dataset as <dir>/mnist/: pass it as --data-dir.
+
+    1000 training images (100 per class) and 200 test images (20 per class), 28x28, digit-like
+    strokes on a black background. Do not modify (it is shared by the session).
+    """
+    folder = tmp_path_factory.mktemp("synthetic-data")
+    shutil.copytree(synthetic_files, folder / "mnist")
+    return folder
+
+
+# ---------------------------------------------------------------------------- real MNIST
+
+
+def _complete_copy(folder: Path) -> Path | None:
+    """`folder` (or `folder`/mnist) if it holds the four MNIST files, gzip'd or raw."""
+    for candidate in (folder, folder / "mnist"):
+        if all(local_copy(candidate, f) for f in DATASETS["mnist"].files):
+            return candidate
+    return None
+
+
+def _problem(folder: Path) -> str | None:
+    """Why `folder` is not a verified copy of the real MNIST (None if it is)."""
+    for f in DATASETS["mnist"].files:
+        try:
+            verify(local_copy(folder, f), f.idx_bytes, f.sha256)  # type: ignore[arg-type]
+        except IdxError as exc:
+            return exc.message
+    return None
+
+
+@pytest.fixture(scope="session")
+def real_mnist_dir() -> Path:
+    """A folder holding the real MNIST files, verified: $GDCLI_TEST_DATA, then
+    ../shared/datasets/mnist beside the repository, then the user's gdcli data folder."""
+    looked: list[str] = []
+    explicit = os.environ.get("GDCLI_TEST_DATA")
+    if explicit:
+        folder = _complete_copy(Path(explicit))
+        problem = "not the four MNIST files" if folder is None else _problem(folder)
+        if problem:  # asked for explicitly: a misconfiguration must not pass as a skip
+            pytest.fail(f"GDCLI_TEST_DATA={explicit}: {problem}")
+        return folder  # type: ignore[return-value]
+    looked.append("$GDCLI_TEST_DATA (not set)")
+    for place in (SHARED_MNIST, resolve_data_dir() / "mnist"):
+        folder = _complete_copy(place)
+        problem = "no MNIST files" if folder is None else _problem(folder)
+        if not problem:
+            return folder  # type: ignore[return-value]
+        looked.append(f"{place} ({problem})")
+    pytest.skip(
+        "needs the real MNIST; looked in " + ", ".join(looked) + ". To run it: `gdcli fetch` "
+        "(into your gdcli data folder), or GDCLI_TEST_DATA=DIR with the four MNIST files"
+    )
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(real_mnist_dir: Path) -> Path:
+    """The real MNIST files (another name for real_mnist_dir)."""
+    return real_mnist_dir
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory, real_mnist_dir: Path) -> Path:
+    """A data folder holding the real MNIST files (copied through the library's --from path)."""
+    from gdcli.fetch import fetch
+
+    folder = tmp_path_factory.mktemp("data")
+    fetch(DATASETS["mnist"], folder, from_dir=real_mnist_dir, use_system_copy=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def real_mnist_gz(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """A folder of the real MNIST files, all gzip'd (what a mirror serves)."""
+    folder = tmp_path_factory.mktemp("mnist-gz")
+    for f in DATASETS["mnist"].files:
+        src = local_copy(data_dir / "mnist", f)
+        assert src is not None
+        data = src.read_bytes()
+        (folder / f.gz_name).write_bytes(data if data[:2] == b"\x1f\x8b" else gzip.compress(data))
+    return folder
+
+
+# ------------------------------------------------------------------------------- mirror
 
 
 class Mirror:
     """A ThreadingHTTPServer on 127.0.0.1 serving a folder; `faults` scripts misbehaviour.
 
     faults[file name] is a list of actions used one per request, then normal service:
-    an int status (404, 500), "corrupt" (flip one byte), "stall" (send headers, then hang).
+      404, 500, 503...    that status
+      (503, 3600)         that status with a Retry-After of that many seconds
+      "corrupt"           the file with one byte flipped
+      "stall"             headers, two bytes, then 3 s of silence
+      "slow"              the file trickled over about 3 s
+      "forever"           bytes without end, no Content-Length
+      "huge"              a Content-Length of 1 TB, then bytes without end
+    `requests` lists the file names asked for, in order.
     """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.faults: dict[str, list[int | str]] = {}
+        self.faults: dict[str, list[int | str | tuple[int, int]]] = {}
         self.requests: list[str] = []
         mirror = self
 
@@ -59,27 +203,8 @@ class Mirror:
                 mirror.requests.append(name)
                 actions = mirror.faults.get(name)
                 action = actions.pop(0) if actions else None
-                if isinstance(action, int):
-                    self.send_error(action)
-                elif action == "corrupt":
-                    data = bytearray((folder / name).read_bytes())
-                    data[len(data) // 2] ^= 0xFF
-                    self._send(bytes(data))
-                elif action == "stall":
-                    self.send_response(200)
-                    self.send_header("Content-Length", "1000000")
-                    self.end_headers()
-                    self.wfile.write(b"\x1f\x8b")
-                    self.wfile.flush()
-                    time.sleep(3)
-                else:
-                    super().do_GET()
-
-            def _send(self, data: bytes) -> None:
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    mirror._serve(self, name, action)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -87,14 +212,66 @@ class Mirror:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def _serve(self, h: SimpleHTTPRequestHandler, name: str, action: object) -> None:
+        if action is None:
+            SimpleHTTPRequestHandler.do_GET(h)
+        elif isinstance(action, int):
+            h.send_error(action)
+        elif isinstance(action, tuple):
+            h.send_response(action[0])
+            h.send_header("Retry-After", str(action[1]))
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+        elif action == "corrupt":
+            data = bytearray((self.folder / name).read_bytes())
+            data[len(data) // 2] ^= 0xFF
+            self._headers(h, len(data))
+            h.wfile.write(bytes(data))
+        elif action == "stall":
+            self._headers(h, (self.folder / name).stat().st_size)
+            h.wfile.write(b"\x1f\x8b")
+            h.wfile.flush()
+            time.sleep(3)
+        elif action == "slow":
+            data = (self.folder / name).read_bytes()
+            self._headers(h, len(data))
+            step = max(1, len(data) // 60)
+            for i in range(0, len(data), step):
+                h.wfile.write(data[i : i + step])
+                h.wfile.flush()
+                time.sleep(0.05)
+        elif action in ("forever", "huge"):
+            self._headers(h, 10**12 if action == "huge" else None)
+            block = b"\x1f\x8b" + bytes(1 << 16)
+            while True:
+                h.wfile.write(block)
+        else:
+            raise ValueError(action)
+
+    @staticmethod
+    def _headers(h: SimpleHTTPRequestHandler, length: int | None) -> None:
+        h.send_response(200)
+        if length is not None:
+            h.send_header("Content-Length", str(length))
+        h.end_headers()
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
 
 
 @pytest.fixture
-def mirror(mnist_dir: Path) -> Iterator[Mirror]:
-    m = Mirror(mnist_dir)
+def mirror(synthetic_files: Path) -> Iterator[Mirror]:
+    """A loopback mirror serving the synthetic dataset's .gz files (no faults until set)."""
+    m = Mirror(synthetic_files)
+    yield m
+    m.close()
+
+
+@pytest.fixture
+def real_mirror(real_mnist_gz: Path) -> Iterator[Mirror]:
+    """A loopback mirror serving the real MNIST .gz files (skips without them)."""
+    m = Mirror(real_mnist_gz)
     yield m
     m.close()
 
@@ -102,8 +279,6 @@ def mirror(mnist_dir: Path) -> Iterator[Mirror]:
 @pytest.fixture
 def dead_url() -> str:
     """A loopback URL where nothing listens (connection refused)."""
-    import socket
-
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -111,16 +286,53 @@ def dead_url() -> str:
     return f"http://127.0.0.1:{port}/"
 
 
+# -------------------------------------------------------------------------------- a disk
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 64 KiB tmpfs to fill up; skips where this machine does not let us mount one."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    try:
+        result = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        reason = result.stderr.strip() or f"exit {result.returncode}"
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        result, reason = None, str(exc)
+    if result is None or result.returncode != 0:
+        pytest.skip(f"a full disk needs a small tmpfs, and mounting one failed ({reason}); "
+                    "run the tests as root (e.g. in a container) to include it")  # fmt: skip
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True, timeout=30)
+
+
+# ---------------------------------------------------------------------------------- CLI
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:  # fmt: skip
     """Run `python -m gdcli ARGS` as a real subprocess, NO_COLOR, with no terminal."""
+    return subprocess.run(
+        cli_command(*args), capture_output=True, text=True, cwd=cwd, env=cli_env(env),
+        timeout=timeout,
+    )  # fmt: skip
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "gdcli", *args]
+
+
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a gdcli subprocess: ours, NO_COLOR, 120 columns, then `env`."""
     full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", **(env or {})}
     if "GDCLI_MIRROR" not in (env or {}):  # a mirror in the developer's shell must not leak in
         full_env.pop("GDCLI_MIRROR", None)
-    return subprocess.run(
-        [sys.executable, "-m", "gdcli", *args],
-        capture_output=True, text=True, cwd=cwd, env=full_env, timeout=timeout,
-    )  # fmt: skip
+    return full_env
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *needles: str):
@@ -134,15 +346,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *
         assert needle in lines[0], (needle, lines[0])
 
 
-@pytest.fixture(scope="session")
-def data_dir(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Path:
-    """A data folder holding the real MNIST files (copied through the library's --from path)."""
-    from gdcli.datasets import DATASETS
-    from gdcli.fetch import fetch
-
-    folder = tmp_path_factory.mktemp("data")
-    fetch(DATASETS["mnist"], folder, from_dir=mnist_dir, use_system_copy=False)
-    return folder
+# -------------------------------------------------------------------------- IDX helpers
 
 
 def idx_bytes(array: np.ndarray, code: int = 0x08) -> bytes:
@@ -158,14 +362,3 @@ def write_idx(path: Path, array: np.ndarray, gz: bool = True, code: int = 0x08) 
     data = idx_bytes(array, code)
     path.write_bytes(gzip.compress(data) if gz else data)
     return path
-
-
-@pytest.fixture(scope="session")
-def synthetic_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder with a small synthetic MNIST-like dataset at <dir>/mnist/ (600 train and
-    200 test images, 10 learnable classes); see tests/synthetic.py."""
-    from synthetic import write_dataset
-
-    folder = tmp_path_factory.mktemp("synthetic")
-    write_dataset(folder / "mnist")
-    return folder

@@ -71,3 +71,30 @@ def test_verify_checks_size_then_checksum(tmp_path):
     # a recompressed copy verifies like the raw one
     (tmp_path / "v.gz").write_bytes(gzip.compress(data, compresslevel=1))
     verify(tmp_path / "v.gz", len(data), hashlib.sha256(data).hexdigest())
+
+
+def test_verify_stops_once_past_the_expected_size(tmp_path):
+    """8 MB of content whose gzip is cut short: verify says "more than expected" after the first
+    megabyte, so it never reaches the truncated end (nor decompresses a gzip bomb whole)."""
+    data = idx_bytes(np.zeros(8 << 20, dtype=np.uint8))
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(gzip.compress(data)[:-20])
+    with pytest.raises(IdxError, match="more than the expected 1000 bytes"):
+        verify(path, 1000, "0" * 64)
+
+
+def test_verify_names_the_file_it_is_told(tmp_path):
+    path = tmp_path / ".t10k-labels-idx1-ubyte.gz.1a2b3c4d.part"
+    path.write_bytes(gzip.compress(idx_bytes(np.arange(10, dtype=np.uint8))))
+    with pytest.raises(IdxError) as info:
+        verify(path, 18, "0" * 64, name="t10k-labels-idx1-ubyte.gz")
+    assert info.value.message.startswith("t10k-labels-idx1-ubyte.gz: checksum mismatch")
+    assert ".part" not in info.value.message
+
+
+def test_reads_the_synthetic_files(synthetic_files):
+    images = read_idx(synthetic_files / "train-images-idx3-ubyte.gz")
+    labels = read_idx(synthetic_files / "train-labels-idx1-ubyte.gz")
+    assert images.shape == (1000, 28, 28) and images.dtype == np.uint8
+    assert labels.shape == (1000,) and sorted(set(labels.tolist())) == list(range(10))
+    assert read_idx(synthetic_files / "t10k-images-idx3-ubyte.gz", 5).shape == (5, 28, 28)

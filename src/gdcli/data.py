@@ -12,16 +12,20 @@ from gdcli.idx import read_idx
 
 
 def dataset_paths(dataset: Dataset, data_dir: Path, split: str) -> tuple[Path, Path]:
-    """(images, labels) paths of `split` in the data folder; a clear error if not fetched."""
+    """(images, labels) paths of `split`: in the data folder, else in the system copy (Debian's
+    /usr/share/datasets/<dataset>/, read in place, so no `fetch` is needed); else a clear error.
+    """
+    wanted = (dataset.images(split), dataset.labels(split))
     folder = data_dir / dataset.name
-    found = [local_copy(folder, f) for f in (dataset.images(split), dataset.labels(split))]
-    if None in found:
-        missing = dataset.images(split) if found[0] is None else dataset.labels(split)
-        raise GdcliError(
-            f"{dataset.name} is not fetched yet: no {missing.gz_name} in {folder}",
-            hint=f"run `gdcli fetch --dataset {dataset.name}` (with the same --data-dir) first",
-        )
-    return found[0], found[1]  # type: ignore[return-value]
+    for candidate in (folder, dataset.system_dir):
+        found = [local_copy(candidate, f) for f in wanted]
+        if found[0] is not None and found[1] is not None:
+            return found[0], found[1]
+    missing = next(f for f in wanted if local_copy(folder, f) is None)
+    raise GdcliError(
+        f"{dataset.name} is not fetched yet: no {missing.gz_name} in {folder}",
+        hint=f"run `gdcli fetch --dataset {dataset.name}` (with the same --data-dir) first",
+    )
 
 
 def load_split(

@@ -2,13 +2,20 @@
 
 A file is identified by the SHA-256 of its decompressed IDX content, so the .gz a mirror serves,
 a gunzipped copy and a copy a packager recompressed (Debian's) all verify, and nothing else does.
+
+Besides the built-in datasets, a JSON file named by $GDCLI_EXTRA_DATASETS may define more (an
+internal dataset in MNIST's format, or the tests' synthetic one); it is read here, with the same
+types, so every command sees one registry.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gdcli.errors import UsageError
 
@@ -131,15 +138,86 @@ DATASETS: dict[str, Dataset] = {
     ),
 }
 DEFAULT_DATASET = "mnist"
+EXTRA_DATASETS_ENV = "GDCLI_EXTRA_DATASETS"
+FILE_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
+# Names become folder names and URL paths: plain names only, nothing like "../x" or "a/b".
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def registry() -> dict[str, Dataset]:
+    """Every dataset by name: the built-in ones, then those of $GDCLI_EXTRA_DATASETS."""
+    path = os.environ.get(EXTRA_DATASETS_ENV)
+    return {**DATASETS, **(load_extra(Path(path)) if path else {})}
 
 
 def get_dataset(name: str) -> Dataset:
     """The registry entry for `name`; a UsageError listing the known names otherwise."""
+    known = registry()
     try:
-        return DATASETS[name]
+        return known[name]
     except KeyError:
-        known = ", ".join(DATASETS)
-        raise UsageError(f"unknown dataset {name!r} (known: {known})") from None
+        raise UsageError(f"unknown dataset {name!r} (known: {', '.join(known)})") from None
+
+
+def load_extra(path: Path) -> dict[str, Dataset]:
+    """The datasets a JSON registry file defines; a UsageError naming the file if it is bad.
+
+    Format: {"name": {"files": {"train_images": {"name": "train-images-idx3-ubyte",
+    "idx_bytes": 47040016, "sha256": "<hex>"}, "train_labels": ..., "test_images": ...,
+    "test_labels": ...}, "mirrors": ["https://..."], "classes": ["0", ..., "9"]}}; "mirrors"
+    and "classes" are optional (none; the ten digits).
+    """
+    where = f"${EXTRA_DATASETS_ENV} file {path}"
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot read ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{where}: not JSON ({exc})") from None
+    _expect(isinstance(entries, dict), where, "an object of datasets by name")
+    return {name: _extra_dataset(name, entry, where) for name, entry in entries.items()}
+
+
+def _expect(ok: bool, where: str, wanted: str) -> None:
+    if not ok:
+        raise UsageError(f"{where}: {wanted} expected")
+
+
+def _plain_name(name: Any, where: str) -> str:
+    ok = isinstance(name, str) and _PLAIN_NAME.fullmatch(name) is not None
+    _expect(ok, where, "a plain name (letters, digits, '.', '_', '-')")
+    return name
+
+
+def _str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _extra_dataset(name: str, entry: Any, where: str) -> Dataset:
+    where = f"{where}, dataset {name!r}"
+    _plain_name(name, where)
+    if name in DATASETS:  # a built-in's checksums must not be replaceable from the environment
+        raise UsageError(f"{where}: a built-in dataset cannot be redefined")
+    ok = isinstance(entry, dict) and isinstance(entry.get("files"), dict)
+    _expect(ok, where, '{"files": {...}, ...}')
+    files = {key: _extra_file(entry["files"].get(key), f"{where}, {key}") for key in FILE_KEYS}
+    mirrors = entry.get("mirrors", [])
+    _expect(_str_list(mirrors), where, '"mirrors": a list of URLs')
+    classes = entry.get("classes", [str(d) for d in range(N_CLASSES)])
+    _expect(
+        _str_list(classes) and len(classes) == N_CLASSES, where, f'"classes": {N_CLASSES} names'
+    )
+    return Dataset(name=name, **files, mirrors=tuple(mirrors), classes=tuple(classes))
+
+
+def _extra_file(spec: Any, where: str) -> DataFile:
+    _expect(isinstance(spec, dict), where, '{"name", "idx_bytes", "sha256"}')
+    size, sha = spec.get("idx_bytes"), spec.get("sha256")
+    ok_size = isinstance(size, int) and not isinstance(size, bool) and size > 0
+    _expect(ok_size, where, '"idx_bytes": a positive whole number')
+    ok_sha = isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha) is not None
+    _expect(ok_sha, where, '"sha256": 64 lower-case hex digits')
+    return DataFile(_plain_name(spec.get("name"), where), size, sha)
 
 
 def resolve_data_dir(explicit: Path | None = None) -> Path:

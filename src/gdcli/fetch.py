@@ -3,37 +3,55 @@
 Order for each file: already present and verified -> kept; else `--from DIR` if given; else the
 system copy (Debian's /usr/share/datasets/<dataset>/), then the mirrors in order. Every file
 is written under a temporary name and renamed into place only once it verifies.
+
+What a mirror can do to us is bounded: a download stops once it is larger than the file can be,
+each wait (connect, read, backoff, Retry-After) is at most `timeout` seconds, and a fetch holds a
+lock on the dataset's folder, so two fetches never write (or clean up) the same files at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
-from collections.abc import Callable
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from functools import partial
 from pathlib import Path
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
-from gdcli.atomic import atomic_path
+from gdcli.atomic import atomic_path, leftovers, write_error
 from gdcli.datasets import DataFile, Dataset, local_copy
-from gdcli.errors import GdcliError
+from gdcli.errors import GdcliError, UsageError
 from gdcli.idx import IdxError, verify
 
-DEFAULT_TIMEOUT = 30.0  # seconds, for connecting and for each read
-RETRIES = 3
-BACKOFF = 0.25  # seconds; urllib3 doubles it for each retry after the first
-OFFLINE_HINT = (
-    "put copies of the files in a folder and use --from DIR, or run offline on Debian's "
-    "Fashion-MNIST: apt install dataset-fashion-mnist, then --dataset fashion-mnist"
+try:  # POSIX; elsewhere fetches are not serialised
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+DEFAULT_TIMEOUT = 30.0  # seconds, for connecting, for each read and for any one wait
+RETRIES = 3  # more attempts after a refused connection or a 429/5xx
+BACKOFF = 0.25  # seconds before the first retry, doubled for each next one
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+LOCK_WAIT = 300.0  # seconds a fetch waits for another one writing the same dataset folder
+LOCK_FILE = ".lock"
+CHUNK = 1 << 16
+NO_SOURCE_HINT = (
+    "give a mirror with --mirror URL or $GDCLI_MIRROR, or put copies of the files in a folder "
+    "and use --from DIR; offline, Debian's Fashion-MNIST works: apt install "
+    "dataset-fashion-mnist, then --dataset fashion-mnist"
 )
 
 # (file name, bytes so far, total bytes or None): called as a download advances.
 ProgressHook = Callable[[str, int, "int | None"], None]
+# A one-line message for the user, e.g. that this fetch is waiting for another one.
+NotifyHook = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -51,32 +69,70 @@ class FetchError(GdcliError):
     pass
 
 
+def max_bytes(f: DataFile) -> int:
+    """The most bytes a copy of `f` can have, gzip'd or raw: more is not the file.
+
+    gzip cannot grow its content much: deflate stores incompressible data in blocks of up to
+    65,535 bytes with 5 bytes of header each (0.008%), and the gzip header and trailer add 18
+    bytes plus an optional name and comment. We allow 0.1% plus 64 KiB.
+    """
+    return f.idx_bytes + f.idx_bytes // 1000 + (1 << 16)
+
+
+# ----------------------------------------------------------------------------- mirrors
+
+
+def validate_mirror(url: str, origin: str) -> str:
+    """`url` ending in "/" if it is an http(s) base URL with a host; a UsageError otherwise."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        ok = ok and not parts.query and not parts.fragment and parts.port != 0
+    except ValueError:  # a bad port or IPv6 address
+        ok = False
+    if not ok:
+        raise UsageError(
+            f"{origin} {url!r} is not an http:// or https:// base URL",
+            hint="a mirror is a folder URL such as https://example.org/mnist/ "
+            "(each file's name is appended)",
+        )
+    return url if url.endswith("/") else url + "/"
+
+
 def mirror_list(
     explicit: list[str] | None, builtin: tuple[str, ...], use_builtin: bool
 ) -> list[str]:
-    """--mirror URLs, then $GDCLI_MIRROR (comma-separated), then the built-in mirrors."""
+    """--mirror URLs, then $GDCLI_MIRROR (comma-separated), then the built-in mirrors.
+
+    Each is checked (a UsageError names the first bad one); duplicates are tried once.
+    """
     env = [m.strip() for m in os.environ.get("GDCLI_MIRROR", "").split(",") if m.strip()]
-    urls = [*(explicit or []), *env, *(builtin if use_builtin else ())]
-    return list(dict.fromkeys(u if u.endswith("/") else u + "/" for u in urls))
+    urls = [validate_mirror(u, "--mirror") for u in explicit or []]
+    urls += [validate_mirror(u, "$GDCLI_MIRROR entry") for u in env]
+    urls += [validate_mirror(u, "built-in mirror") for u in builtin if use_builtin]
+    return list(dict.fromkeys(urls))
+
+
+# -------------------------------------------------------------------------------- HTTP
 
 
 def _session() -> requests.Session:
-    retry = Retry(
-        total=RETRIES,
-        connect=RETRIES,
-        read=1,
-        status=RETRIES,
-        backoff_factor=BACKOFF,
-        status_forcelist=(500, 502, 503, 504),
-        allowed_methods=("GET",),
-        raise_on_status=False,  # the last 5xx response is reported like any other status
-    )
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
     session.headers["User-Agent"] = "gdcli"
+    # The files are .gz already; no transfer compression keeps Content-Length the file's size.
+    session.headers["Accept-Encoding"] = "identity"
     return session
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Seconds a 429/503 asks us to wait (Retry-After: seconds or an HTTP date), if it says."""
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def _why(exc: BaseException, timeout: float) -> str:
@@ -97,77 +153,193 @@ def _why(exc: BaseException, timeout: float) -> str:
     return str(chain[-1]) or type(chain[-1]).__name__
 
 
-def _install(f: DataFile, final: Path, fill: Callable[[Path], None]) -> None:
-    """Fill a temporary file beside `final`, verify it, and rename it into place."""
-    with atomic_path(final) as tmp:
-        fill(tmp)
-        verify(tmp, f.idx_bytes, f.sha256)
+class _Http:
+    """GET with bounded retries and waits; streamed downloads with a size cap."""
 
-
-class _Sources:
-    """The sources of one fetch, tried in order for each file, with what failed and why."""
-
-    def __init__(
-        self, dirs: list[Path], urls: list[str], timeout: float, progress: ProgressHook | None
-    ):
-        self.dirs, self.urls, self.timeout, self.progress = dirs, urls, timeout, progress
+    def __init__(self, timeout: float, progress: ProgressHook | None) -> None:
+        self.timeout, self.progress = timeout, progress
         self.session = _session()
-        self.unreachable: set[str] = set()  # mirrors refused once are not asked again
 
-    def download(self, url: str, dest: Path) -> None:
-        with self.session.get(url, stream=True, timeout=(self.timeout, self.timeout)) as response:
+    def _wait(self, seconds: float) -> None:
+        time.sleep(min(seconds, self.timeout))
+
+    def open(self, url: str) -> requests.Response:
+        """The response to GET `url` (streamed), after retrying refused connections and 429/5xx.
+
+        A Retry-After longer than the timeout is not waited for: the mirror counts as failed
+        (a server's "come back in an hour" must not keep gdcli sleeping).
+        """
+        for attempt in range(RETRIES + 1):
+            backoff = BACKOFF * 2**attempt
+            try:
+                response = self.session.get(url, stream=True, timeout=(self.timeout,) * 2)
+            except requests.exceptions.SSLError:
+                raise  # a certificate does not get better by asking again
+            except requests.ConnectionError:
+                if attempt == RETRIES:
+                    raise
+                self._wait(backoff)
+                continue
+            if response.status_code not in RETRY_STATUSES or attempt == RETRIES:
+                return response
+            after = _retry_after(response)
+            response.close()
+            if after is not None and after > self.timeout:
+                raise FetchError(
+                    f"HTTP {response.status_code} asking to retry after {after:g}s "
+                    f"(longer than the {self.timeout:g}s timeout)"
+                )
+            self._wait(backoff if after is None else after)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def download(self, url: str, dest: Path, limit: int) -> None:
+        """Stream `url` into `dest`; stop with a FetchError once it passes `limit` bytes."""
+        with self.open(url) as response:
             if response.status_code != 200:
                 raise FetchError(f"HTTP {response.status_code}")
             total = int(response.headers.get("Content-Length", 0)) or None
+            if total is not None and total > limit:
+                raise FetchError(f"announces {total:,} bytes: more than the file can be")
             done = 0
             with open(dest, "wb") as out:
-                for chunk in response.iter_content(chunk_size=1 << 16):
-                    out.write(chunk)
+                for chunk in response.iter_content(chunk_size=CHUNK):
                     done += len(chunk)
+                    if done > limit:  # a server streaming forever must not fill the disk
+                        raise FetchError(f"stopped at {limit:,} bytes: more than the file can be")
+                    out.write(chunk)
                     if self.progress:
                         self.progress(Path(url).name, done, total)
             if total is not None and done != total:
                 raise FetchError(f"connection closed after {done} of {total} bytes")
 
-    def get(self, f: DataFile, folder: Path, explicit_dir: bool) -> FetchedFile:
+
+# -------------------------------------------------------------------------------- lock
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, wait: float, notify: NotifyHook | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` (a flock on folder/.lock), waiting up to `wait` s.
+
+    The kernel drops a flock when its process ends, however it ends, so a killed fetch never
+    leaves the folder locked. The lock file itself stays (deleting it would let two processes
+    lock two different files).
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise write_error(folder / LOCK_FILE, exc) from exc
+    try:
+        _acquire(fd, folder, wait, notify)
+        with contextlib.suppress(OSError):  # the holder's pid, for the message; best effort
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _acquire(fd: int, folder: Path, wait: float, notify: NotifyHook | None) -> None:
+    if fcntl is None:  # pragma: no cover
+        return
+    deadline = time.monotonic() + wait
+    told = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        other = f"another gdcli fetch (pid {holder})" if holder else "another gdcli fetch"
+        if time.monotonic() >= deadline:
+            raise FetchError(
+                f"{other} has been writing to {folder} for more than {wait:g}s",
+                hint="try again once it has finished",
+            )
+        if notify and not told:
+            notify(f"waiting for {other} writing to {folder}")
+            told = True
+        time.sleep(0.1)
+
+
+def _remove_leftovers(folder: Path, dataset: Dataset) -> None:
+    """Delete temporary files of killed fetches (SIGKILL skips clean-up); we hold the lock."""
+    for f in dataset.files:
+        for tmp in {*leftovers(folder / f.gz_name), *leftovers(folder / f.name)}:
+            tmp.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+def _install(f: DataFile, final: Path, fill: Callable[[Path], None]) -> None:
+    """Fill a temporary file beside `final`, verify it, and rename it into place."""
+    with atomic_path(final) as tmp:
+        fill(tmp)
+        verify(tmp, f.idx_bytes, f.sha256, name=final.name)
+
+
+class _Sources:
+    """The sources of one fetch, tried in order for each file, with what failed and why."""
+
+    def __init__(self, dirs: list[Path], urls: list[str], explicit_dir: bool, http: _Http):
+        self.dirs, self.urls, self.explicit_dir, self.http = dirs, urls, explicit_dir, http
+        self.unreachable: set[str] = set()  # mirrors refused once are not asked again
+
+    def get(self, f: DataFile, folder: Path) -> FetchedFile:
+        """`f` installed in `folder` from the first source that has it whole and verified."""
         failures: list[str] = []
+        got = self._from_folders(f, folder, failures) or self._from_mirrors(f, folder, failures)
+        if got is None:
+            tried = "; ".join(failures) or "no source to try (no mirror given, built-in ones off)"
+            raise FetchError(f"could not get {f.gz_name}: {tried}", hint=NO_SOURCE_HINT)
+        return got
+
+    def _from_folders(self, f: DataFile, folder: Path, failures: list[str]) -> FetchedFile | None:
         for source_dir in self.dirs:
             src = local_copy(source_dir, f)
             if src is None:
-                if explicit_dir:
+                if self.explicit_dir:
                     failures.append(f"{source_dir}: no {f.gz_name} or {f.name}")
                 continue
             final = folder / src.name
             try:
+                if src.stat().st_size > max_bytes(f):  # not worth copying
+                    raise IdxError(f"{src.stat().st_size:,} bytes, more than {f.name} can be")
                 _install(f, final, partial(shutil.copyfile, src))
-            except (IdxError, OSError) as exc:
-                failures.append(f"{src}: {getattr(exc, 'message', exc)}")
+            except (IdxError, OSError) as exc:  # OSError: reading the source
+                failures.append(f"{src}: {getattr(exc, 'message', None) or exc}")
                 continue
             return FetchedFile(f.name, final, str(source_dir), final.stat().st_size, f.sha256)
+        return None
 
+    def _from_mirrors(self, f: DataFile, folder: Path, failures: list[str]) -> FetchedFile | None:
         for base in self.urls:
             if base in self.unreachable:
                 failures.append(f"{base}: skipped (unreachable for an earlier file)")
                 continue
             final = folder / f.gz_name
+            fill = partial(self.http.download, base + f.gz_name, limit=max_bytes(f))
             try:
-                _install(f, final, partial(self.download, base + f.gz_name))
+                _install(f, final, fill)
             except (FetchError, IdxError) as exc:
                 failures.append(f"{base}: {exc.message}")
                 continue
             except requests.RequestException as exc:
-                reason = _why(exc, self.timeout)
+                reason = _why(exc, self.http.timeout)
                 if reason in ("connection refused", "host not found"):
                     self.unreachable.add(base)
                 failures.append(f"{base}: {reason}")
                 continue
             return FetchedFile(f.name, final, base, final.stat().st_size, f.sha256)
-
-        tried = "; ".join(failures) or "no source to try (no mirror given, built-in mirrors off)"
-        raise FetchError(f"could not get {f.gz_name}: {tried}", hint=OFFLINE_HINT)
+        return None
 
 
-def _verified_copy(folder: Path, f: DataFile) -> Path | None:
+# ------------------------------------------------------------------------------- fetch
+
+
+def _verified_copy(folder: Path, f: DataFile) -> FetchedFile | None:
     present = local_copy(folder, f)
     if present is None:
         return None
@@ -175,7 +347,16 @@ def _verified_copy(folder: Path, f: DataFile) -> Path | None:
         verify(present, f.idx_bytes, f.sha256)
     except IdxError:
         return None  # fetched again; the bad copy goes once a good one is in place
-    return present
+    return FetchedFile(f.name, present, "present", present.stat().st_size, f.sha256)
+
+
+def _replace(f: DataFile, folder: Path, sources: _Sources) -> FetchedFile:
+    got = sources.get(f, folder)
+    # A stale copy in the other form (raw or .gz) would shadow the new one.
+    for other in (folder / f.gz_name, folder / f.name):
+        if other != got.path:
+            other.unlink(missing_ok=True)
+    return got
 
 
 def fetch(
@@ -189,35 +370,39 @@ def fetch(
     use_system_copy: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
     progress: ProgressHook | None = None,
+    lock_wait: float = LOCK_WAIT,
+    notify: NotifyHook | None = None,
 ) -> list[FetchedFile]:
     """Make sure the four files of `dataset` are in `data_dir/<dataset>/`, verified.
 
-    mirrors: base URLs tried before the built-in ones (the file name is appended).
+    mirrors: base URLs tried before $GDCLI_MIRROR and the built-in ones (the file name is
+    appended); a UsageError if one is not an http(s) URL.
     from_dir: take the files from this folder (gzip'd or raw) instead of downloading.
-    timeout: seconds allowed to connect and for each read.
+    timeout: seconds allowed to connect, for each read, and for any one wait between retries.
+    lock_wait: seconds to wait for another fetch writing the same folder; notify is told once.
     Returns one FetchedFile per file. Raises FetchError naming every source tried for the
-    first file that no source could provide.
+    first file that no source could provide, GdcliError if the disk is full.
     """
     folder = data_dir / dataset.name
+    http = _Http(timeout, progress)
     if from_dir is not None:
-        sources = _Sources([from_dir], [], timeout, progress)
+        sources = _Sources([from_dir], [], True, http)
     else:
         dirs = [dataset.system_dir] if use_system_copy and dataset.system_dir.is_dir() else []
         urls = mirror_list(mirrors, dataset.mirrors, use_builtin_mirrors)
-        sources = _Sources(dirs, urls, timeout, progress)
+        sources = _Sources(dirs, urls, False, http)
 
-    fetched = []
-    for f in dataset.files:
-        present = None if force else _verified_copy(folder, f)
-        if present is not None:
-            fetched.append(
-                FetchedFile(f.name, present, "present", present.stat().st_size, f.sha256)
-            )
-            continue
-        got = sources.get(f, folder, explicit_dir=from_dir is not None)
-        # A stale copy in the other form (raw or .gz) would shadow the new one.
-        for other in (folder / f.gz_name, folder / f.name):
-            if other != got.path:
-                other.unlink(missing_ok=True)
-        fetched.append(got)
-    return fetched
+    present = {} if force else {f.name: _verified_copy(folder, f) for f in dataset.files}
+    if present and all(present.values()):  # nothing to write: no lock (the folder may be read-only)
+        return list(present.values())  # type: ignore[arg-type]
+
+    with folder_lock(folder, lock_wait, notify):
+        _remove_leftovers(folder, dataset)
+        fetched = []
+        for f in dataset.files:
+            kept = present.get(f.name)
+            if kept is None or not kept.path.is_file():
+                # Another fetch may have installed it while we waited for the lock.
+                kept = None if force else _verified_copy(folder, f)
+            fetched.append(kept or _replace(f, folder, sources))
+        return fetched

@@ -87,25 +87,30 @@ def read_idx(path: Path, count: int | None = None) -> np.ndarray:
     return np.frombuffer(data, dtype=dtype).reshape((n, *shape[1:])).astype(dtype.newbyteorder("="))
 
 
-def verify(path: Path, size: int, sha256: str) -> None:
+def verify(path: Path, size: int, sha256: str, name: str | None = None) -> None:
     """Check that `path` holds the IDX content of `size` bytes and `sha256`; raise IdxError if not.
 
-    Streams the (decompressed) content once: a bad gzip, a wrong magic, a wrong size and a wrong
-    checksum each get their own message.
+    Streams the (decompressed) content once and stops as soon as it passes `size` (a gzip bomb
+    costs no more than the real file): a bad gzip, a wrong magic, a wrong size and a wrong
+    checksum each get their own message. name: the file name the messages use (default: the
+    path's), so a temporary copy is reported as the file it will become.
     """
+    name = name or path.name
     digest = hashlib.sha256()
     total = 0
     try:
         with _open(path) as f:
             head = f.read(CHUNK)
-            parse_header(head, path.name)
-            while head:
+            parse_header(head, name)
+            while head and total <= size:
                 digest.update(head)
                 total += len(head)
                 head = f.read(CHUNK)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise IdxError(f"{path.name}: corrupt or truncated gzip ({exc})") from exc
+        raise IdxError(f"{name}: corrupt or truncated gzip ({exc})") from exc
+    if total > size:
+        raise IdxError(f"{name}: more than the expected {size} bytes of content")
     if total != size:
-        raise IdxError(f"{path.name}: {total} bytes of content, expected {size}")
+        raise IdxError(f"{name}: {total} bytes of content, expected {size}")
     if digest.hexdigest() != sha256:
-        raise IdxError(f"{path.name}: checksum mismatch (sha256 {digest.hexdigest()[:12]}...)")
+        raise IdxError(f"{name}: checksum mismatch (sha256 {digest.hexdigest()[:12]}...)")
