@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 import synthetic
 
+import gdcli
 from gdcli.datasets import DATASETS, EXTRA_DATASETS_ENV, Dataset, local_copy, resolve_data_dir
 from gdcli.idx import IdxError, verify
 
@@ -328,8 +329,14 @@ def cli_command(*args: str) -> list[str]:
 
 
 def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a gdcli subprocess: ours, NO_COLOR, 120 columns, then `env`."""
+    """The environment of a gdcli subprocess: ours, NO_COLOR, 120 columns, then `env`.
+
+    PYTHONPATH starts with the folder this process imported gdcli from, so the subprocess runs
+    the same code whatever its cwd (a relative PYTHONPATH=src would not).
+    """
     full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", **(env or {})}
+    here = str(Path(gdcli.__file__).resolve().parents[1])
+    full_env["PYTHONPATH"] = os.pathsep.join(p for p in (here, full_env.get("PYTHONPATH", "")) if p)
     if "GDCLI_MIRROR" not in (env or {}):  # a mirror in the developer's shell must not leak in
         full_env.pop("GDCLI_MIRROR", None)
     return full_env
