@@ -181,6 +181,7 @@ class Mirror:
       "corrupt"           the file with one byte flipped
       "stall"             headers, two bytes, then 3 s of silence
       "slow"              the file trickled over about 3 s
+      "hold"              half the file, then the rest once `release` is set (60 s at most)
       "forever"           bytes without end, no Content-Length
       "huge"              a Content-Length of 1 TB, then bytes without end
     `requests` lists the file names asked for, in order.
@@ -190,6 +191,7 @@ class Mirror:
         self.folder = folder
         self.faults: dict[str, list[int | str | tuple[int, int]]] = {}
         self.requests: list[str] = []
+        self.release = threading.Event()
         mirror = self
 
         class Handler(SimpleHTTPRequestHandler):
@@ -201,9 +203,9 @@ class Mirror:
 
             def do_GET(self) -> None:
                 name = self.path.lstrip("/")
-                mirror.requests.append(name)
                 actions = mirror.faults.get(name)
                 action = actions.pop(0) if actions else None
+                mirror.requests.append(name)  # after taking its fault: tests wait on this
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     mirror._serve(self, name, action)
 
@@ -241,6 +243,13 @@ class Mirror:
                 h.wfile.write(data[i : i + step])
                 h.wfile.flush()
                 time.sleep(0.05)
+        elif action == "hold":
+            data = (self.folder / name).read_bytes()
+            self._headers(h, len(data))
+            h.wfile.write(data[: len(data) // 2])
+            h.wfile.flush()
+            self.release.wait(60)
+            h.wfile.write(data[len(data) // 2 :])
         elif action in ("forever", "huge"):
             self._headers(h, 10**12 if action == "huge" else None)
             block = b"\x1f\x8b" + bytes(1 << 16)
@@ -257,6 +266,7 @@ class Mirror:
         h.end_headers()
 
     def close(self) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 

@@ -4,6 +4,7 @@ Every mechanic runs on the synthetic dataset (`--dataset synthetic`, defined for
 conftest's registry file); one test fetches the real MNIST when a copy is found.
 """
 
+import contextlib
 import gzip
 import json
 import os
@@ -334,23 +335,40 @@ def start_fetch(tmp_path, *args):
     )  # fmt: skip
 
 
-def wait_for_part_file(tmp_path, proc):
-    """Wait until `proc` is writing the first file (its temporary file exists)."""
+def wait_for_download(tmp_path, proc, mirror):
+    """Wait until `proc` is downloading the first file: the mirror has its request and the
+    temporary file exists (it is created just before the request is sent)."""
     folder = tmp_path / "data" / SYNTHETIC
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        if folder.is_dir() and any(p.name.endswith(".part") for p in folder.iterdir()):
+        if TRAIN_IMAGES in mirror.requests and any(p.suffix == ".part" for p in folder.iterdir()):
             return
         time.sleep(0.02)
     proc.kill()
-    raise AssertionError(f"no temporary file appeared: {proc.communicate()}")
+    raise AssertionError(f"the download never started: {proc.communicate()}")
+
+
+def wait_until_waiting_for_the_lock(tmp_path, proc):
+    """Wait until `proc` has the dataset folder's lock file open (Linux: /proc/PID/fd)."""
+    lock = str(tmp_path / "data" / SYNTHETIC / LOCK_FILE)
+    fds = f"/proc/{proc.pid}/fd"
+    if not os.path.isdir(fds):
+        time.sleep(3)  # no /proc: give it time to start
+        return
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(OSError):
+            if any(os.readlink(f"{fds}/{fd}") == lock for fd in os.listdir(fds)):
+                return
+        time.sleep(0.02)
+    raise AssertionError("the second fetch never opened the lock file")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_leftover_of_a_killed_fetch_is_cleaned_by_the_next(tmp_path, mirror, sig):
-    mirror.faults = {TRAIN_IMAGES: ["slow"]}
+    mirror.faults = {TRAIN_IMAGES: ["hold"]}
     proc = start_fetch(tmp_path, "--mirror", mirror.url)
-    wait_for_part_file(tmp_path, proc)
+    wait_for_download(tmp_path, proc, mirror)
     proc.send_signal(sig)
     proc.communicate(timeout=30)
     assert proc.returncode != 0
@@ -364,10 +382,12 @@ def test_leftover_of_a_killed_fetch_is_cleaned_by_the_next(tmp_path, mirror, sig
 
 def test_two_fetches_at_once_take_turns(tmp_path, mirror):
     """The second waits for the first's lock, then finds every file present and verified."""
-    mirror.faults = {TRAIN_IMAGES: ["slow"]}
+    mirror.faults = {TRAIN_IMAGES: ["hold"]}
     first = start_fetch(tmp_path, "--mirror", mirror.url, "--json")
-    wait_for_part_file(tmp_path, first)
+    wait_for_download(tmp_path, first, mirror)
     second = start_fetch(tmp_path, "--mirror", mirror.url, "--json")
+    wait_until_waiting_for_the_lock(tmp_path, second)
+    mirror.release.set()  # the first finishes its download while the second waits
     _, err1 = first.communicate(timeout=120)
     out2, err2 = second.communicate(timeout=120)
     assert first.returncode == 0, err1
@@ -378,14 +398,15 @@ def test_two_fetches_at_once_take_turns(tmp_path, mirror):
 
 
 def test_lock_wait_is_bounded(tmp_path, mirror, synthetic_dataset):
-    mirror.faults = {TRAIN_IMAGES: ["slow"]}
+    mirror.faults = {TRAIN_IMAGES: ["hold"]}
     proc = start_fetch(tmp_path, "--mirror", mirror.url)
     try:
-        wait_for_part_file(tmp_path, proc)
+        wait_for_download(tmp_path, proc, mirror)
         with pytest.raises(FetchError, match=r"another gdcli fetch \(pid \d+\) has been writing"):
             fetch(synthetic_dataset, tmp_path / "data", mirrors=[mirror.url],
                   use_builtin_mirrors=False, lock_wait=0.3)  # fmt: skip
     finally:
+        mirror.release.set()
         proc.communicate(timeout=120)
     assert proc.returncode == 0
 
