@@ -184,6 +184,7 @@ class Mirror:
       "hold"              half the file, then the rest once `release` is set (60 s at most)
       "forever"           bytes without end, no Content-Length
       "huge"              a Content-Length of 1 TB, then bytes without end
+      "bad-length"        a Content-Length of "abc", then the file
     `requests` lists the file names asked for, in order.
     """
 
@@ -250,6 +251,11 @@ class Mirror:
             h.wfile.flush()
             self.release.wait(60)
             h.wfile.write(data[len(data) // 2 :])
+        elif action == "bad-length":
+            h.send_response(200)
+            h.send_header("Content-Length", "abc")
+            h.end_headers()
+            h.wfile.write((self.folder / name).read_bytes())
         elif action in ("forever", "huge"):
             self._headers(h, 10**12 if action == "huge" else None)
             block = b"\x1f\x8b" + bytes(1 << 16)

@@ -207,6 +207,13 @@ def test_endless_download_stops_at_the_files_size(tmp_path, mirror, synthetic_da
     assert final_files(tmp_path) == []
 
 
+def test_a_content_length_that_is_not_a_number_is_ignored(tmp_path, mirror):
+    mirror.faults = {TRAIN_IMAGES: ["bad-length"]}
+    result = fetch_cli(tmp_path, "--mirror", mirror.url, "--json")
+    assert result.returncode == 0, result.stderr  # the file itself is whole and verifies
+    assert final_files(tmp_path) == sorted(MNIST_FILES)
+
+
 def test_no_mirror_reachable_lists_every_source(tmp_path, dead_url):
     other = dead_url.replace("127.0.0.1", "localhost")
     result = fetch_cli(tmp_path, "--mirror", dead_url, "--mirror", other)

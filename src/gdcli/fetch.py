@@ -153,6 +153,12 @@ def _why(exc: BaseException, timeout: float) -> str:
     return str(chain[-1]) or type(chain[-1]).__name__
 
 
+def _content_length(response: requests.Response) -> int | None:
+    """The announced size in bytes, if the server gave one that is a number."""
+    value = response.headers.get("Content-Length", "").strip()
+    return int(value) if value.isdigit() else None
+
+
 class _Http:
     """GET with bounded retries and waits; streamed downloads with a size cap."""
 
@@ -197,7 +203,7 @@ class _Http:
         with self.open(url) as response:
             if response.status_code != 200:
                 raise FetchError(f"HTTP {response.status_code}")
-            total = int(response.headers.get("Content-Length", 0)) or None
+            total = _content_length(response)
             if total is not None and total > limit:
                 raise FetchError(f"announces {total:,} bytes: more than the file can be")
             done = 0
