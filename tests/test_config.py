@@ -8,6 +8,7 @@ import pytest
 from conftest import assert_one_line_error, run_cli
 
 from gdcli.config import MAX_CONFIG_BYTES, load_config
+from gdcli.errors import UsageError
 
 
 def train_with(tmp_path, content: str | bytes, *args: str):
@@ -40,7 +41,17 @@ def test_keys_are_read_with_their_types(tmp_path):
     ],
 )
 def test_bad_keys_name_file_line_and_key(tmp_path, content, needles):
-    assert_one_line_error(train_with(tmp_path, content), 2, "c.toml", *needles)
+    (tmp_path / "c.toml").write_text(content)
+    with pytest.raises(UsageError) as caught:
+        load_config(tmp_path / "c.toml")
+    assert caught.value.exit_code == 2
+    for needle in ["c.toml", *needles]:
+        assert needle in caught.value.message
+
+
+def test_a_bad_key_through_the_cli(tmp_path):
+    result = train_with(tmp_path, "n_train = 1.5\n")
+    assert_one_line_error(result, 2, "c.toml: line 1: key 'n_train' must be a whole number")
 
 
 def test_unknown_key_hints_at_the_known_ones(tmp_path):
