@@ -175,7 +175,7 @@ def test_cli_bad_values(tmp_path, data_dir, args, needle):
     ("toml", "needle"),
     [
         ("alpha = 0.01\nalpah = 0.1\n", "line 2: unknown key 'alpah'"),
-        ("epochs = 'many'\n", "line 1: key 'epochs' must be a int, got 'many'"),
+        ("epochs = 'many'\n", "line 1: key 'epochs' must be a whole number, got 'many'"),
         ("alpha = 0.01\nepochs = = 3\n", "invalid TOML"),
     ],
 )

@@ -102,6 +102,29 @@ def parse_spec(spec: str, size: int, name: str) -> list[int]:
     return sorted(out)
 
 
+MAX_CONFIG_BYTES = 1_000_000  # a config is a few lines; more is not a config file
+MAX_SHOWN = 60  # characters of a bad value echoed into an error message
+
+
+def _short(value: Any) -> str:
+    """repr(value), cut to MAX_SHOWN characters: a huge value is not echoed whole."""
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 3]}... ({len(text):,} chars)"
+
+
+def _kind(default: Any) -> str:
+    """The TOML type a key wants, in words."""
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, int):
+        return "a whole number"
+    if isinstance(default, float):
+        return "a number"
+    if isinstance(default, (list, tuple)):
+        return "an array"
+    return "a string" if isinstance(default, str) else f"a {type(default).__name__}"
+
+
 def _type_ok(value: Any, default: Any) -> bool:
     if isinstance(default, bool):
         return isinstance(value, bool)
@@ -109,36 +132,62 @@ def _type_ok(value: Any, default: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if isinstance(default, float):
         return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, list)
     return isinstance(value, type(default))
+
+
+def _coerce(value: Any, default: Any) -> Any:
+    """A TOML value as the type of the key's default (int -> float, array -> tuple)."""
+    if isinstance(default, float):
+        return float(value)
+    if isinstance(default, tuple):
+        return tuple(value)
+    return value
 
 
 def _line_of(text: str, key: str) -> str:
     for number, line in enumerate(text.splitlines(), 1):
-        if re.match(rf"\s*{re.escape(key)}\s*=", line):
+        if re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", line):
             return f"line {number}: "
     return ""
 
 
-def load_config(path: Path) -> dict[str, Any]:
-    """The keys of a TOML config file, type-checked; UsageError naming file, line and key."""
+def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
+    """The text of a TOML file and its table; UsageError for anything that is not one."""
     try:
-        text = Path(path).read_text()
+        with open(path, "rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"cannot read config {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_CONFIG_BYTES:
+        raise UsageError(f"{path}: more than {MAX_CONFIG_BYTES:,} bytes: not a config file")
     try:
-        raw = tomllib.loads(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not a TOML file (byte {exc.start} is not UTF-8 text)") from None
+    try:
+        return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: invalid TOML: {exc}") from exc
+        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """The keys of a TOML config file, type-checked; UsageError naming file, line and key."""
+    text, raw = _read_toml(Path(path))
     values: dict[str, Any] = {}
     for key, value in raw.items():
         where = f"{path}: {_line_of(text, key)}"
         if key not in KEYS:
-            raise UsageError(f"{where}unknown key {key!r}", hint=f"known keys: {', '.join(KEYS)}")
+            raise UsageError(
+                f"{where}unknown key {_short(key)}", hint=f"known keys: {', '.join(KEYS)}"
+            )
         default = getattr(DEFAULTS, key)
         if not _type_ok(value, default):
-            kind = type(default).__name__.replace("float", "number").replace("str", "string")
-            raise UsageError(f"{where}key {key!r} must be a {kind}, got {value!r}")
-        values[key] = float(value) if isinstance(default, float) else value
+            raise UsageError(f"{where}key {key!r} must be {_kind(default)}, got {_short(value)}")
+        values[key] = _coerce(value, default)
     return values
 
 

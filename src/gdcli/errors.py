@@ -1,10 +1,12 @@
-"""The two kinds of expected failure, each with its exit code (DESIGN.md, "Exit codes")."""
+"""The kinds of expected failure, each with its exit code (README, "Conventions")."""
 
 from __future__ import annotations
 
+import signal
+
 
 class GdcliError(Exception):
-    """The work failed (network, checksum, corrupt file, divergence): exit code 1."""
+    """The work failed (network, checksum, corrupt file, divergence, full disk): exit code 1."""
 
     exit_code = 1
 
@@ -18,3 +20,18 @@ class UsageError(GdcliError):
     """Bad usage or a bad input value: exit code 2."""
 
     exit_code = 2
+
+
+class Interrupted(BaseException):
+    """SIGINT (Ctrl-C) or SIGTERM arrived: exit code 128 + the signal's number (130, 143).
+
+    A BaseException, like KeyboardInterrupt, so it unwinds through `except Exception` and every
+    clean-up (temporary files are removed) runs; but not a KeyboardInterrupt, which typer would
+    turn into a silent exit.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.exit_code = 128 + signum
+        self.message = "interrupted" if signum == signal.SIGINT else "terminated"

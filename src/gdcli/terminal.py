@@ -1,52 +1,90 @@
-"""Everything that talks to the terminal: stderr console, progress bars, tables and JSON on stdout.
+"""Everything that talks to the terminal: consoles, progress, the training display, tables, JSON.
 
-stdout carries results only; progress and logs go to stderr, and progress bars appear only when
-stderr is a terminal. rich honours NO_COLOR by itself.
+stdout carries results only; progress and logs go to stderr. Live bars and spinners appear only
+when stderr is a terminal; logs are plain lines elsewhere. rich honours NO_COLOR by itself.
+Nothing here knows about training or networks: callers pass plain numbers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
+    SpinnerColumn,
     TaskID,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
-from gdcli.fetch import ProgressHook
+if TYPE_CHECKING:  # gdcli.fetch imports requests: not at every start
+    from gdcli.fetch import ProgressHook
 
-stdout = Console(highlight=False, soft_wrap=True)
+# A file or a pipe has no width: lines and tables there are never folded to fit 80 columns.
+UNBOUNDED_WIDTH = 10_000
+
+
+def _console(**kwargs: Any) -> Console:
+    console = Console(highlight=False, soft_wrap=True, **kwargs)
+    if not console.is_terminal:
+        console.width = UNBOUNDED_WIDTH
+    return console
+
+
+stdout = _console()
 
 
 def stderr_console(quiet: bool) -> Console:
     """The console for progress and logs; `quiet` silences it (errors bypass it)."""
-    return Console(stderr=True, quiet=quiet, highlight=False)
+    return _console(stderr=True, quiet=quiet)
 
 
 def show_progress(console: Console) -> bool:
+    """Live bars and spinners: only on a terminal, and not with --quiet."""
     return console.is_terminal and not console.quiet
 
 
 def print_error(message: str, hint: str | None = None) -> None:
     """The one-line error (and optional hint) of an expected failure, plain text on stderr."""
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {message}", file=sys.stderr, flush=True)
     if hint:
-        print(f"hint: {hint}", file=sys.stderr)
+        print(f"hint: {hint}", file=sys.stderr, flush=True)
+
+
+def json_safe(obj: Any) -> Any:
+    """`obj` with every non-finite float (inf, -inf, nan) replaced by None, so that it encodes
+    as RFC 8259 JSON (null); the caller's "status" says why a value is missing."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def to_json(obj: Any, indent: int | None = None) -> str:
+    """Strict JSON text of `obj` (non-finite floats as null)."""
+    return json.dumps(json_safe(obj), indent=indent, allow_nan=False)
 
 
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+    """One JSON object on stdout (non-finite floats as null)."""
+    sys.stdout.write(to_json(obj, indent=2) + "\n")
+    sys.stdout.flush()
 
 
 def print_table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
@@ -63,6 +101,16 @@ def fmt_value(v: float | None, pct: bool = False) -> str:
     if v is None:
         return "-"
     return f"{100 * v:.2f}%" if pct else f"{v:.6g}"
+
+
+@contextlib.contextmanager
+def spinner(console: Console, text: str) -> Iterator[None]:
+    """A spinner with `text` on a terminal while something slow happens; nothing elsewhere."""
+    if not show_progress(console):
+        yield
+        return
+    with console.status(text):
+        yield
 
 
 @contextlib.contextmanager
@@ -87,3 +135,94 @@ def download_progress(console: Console) -> Iterator[ProgressHook | None]:
             progress.update(tasks[name], completed=done)
 
         yield hook
+
+
+def book_log_line(
+    epoch: int,
+    train_error: float,
+    train_accuracy: float,
+    test_error: float | None = None,
+    test_accuracy: float | None = None,
+) -> str:
+    """The log line of the book's chapter-8 listing for `epoch` (counted from 1), e.g.
+    " I:0 Train-Err:0.722 Train-Acc:0.537 Test-Err:0.601 Test-Acc:0.6488".
+
+    I is the book's iteration (epoch - 1); errors are cut as the book cuts them, str(x)[0:5];
+    accuracies are printed whole, str(x). The test figures only when the epoch was tested.
+    """
+    line = (
+        f" I:{epoch - 1} Train-Err:{str(float(train_error))[0:5]} Train-Acc:{float(train_accuracy)}"
+    )
+    if test_accuracy is not None:
+        if test_error is not None:
+            line += f" Test-Err:{str(float(test_error))[0:5]}"
+        line += f" Test-Acc:{float(test_accuracy)}"
+    return line
+
+
+class _TwoLineProgress(Progress):
+    """A Progress with a line of text under its bar (rich's documented get_renderables hook)."""
+
+    status = ""
+
+    def get_renderables(self) -> Iterator[Any]:
+        yield self.make_tasks_table(self.tasks)
+        yield Text(self.status, no_wrap=True, overflow="ellipsis")
+
+
+class TrainDisplay:
+    """What `gdcli train` shows on stderr while it trains.
+
+    Every tested epoch: the book's log line (`book_log_line`). On a terminal, below those lines,
+    a live display of two lines: a spinner, epoch n/N, a bar, elapsed and remaining time; then
+    the last epoch's train error and accuracy and the latest test figures (kept between tests).
+    Redrawn every epoch and, spinner and clocks, four times a second during long epochs; left on
+    screen when training ends. With `console.quiet` (--quiet): nothing at all.
+    """
+
+    def __init__(self, console: Console, epochs: int) -> None:
+        self.console = console
+        self.test = ""
+        self.progress: _TwoLineProgress | None = None
+        if show_progress(console):
+            self.progress = _TwoLineProgress(
+                SpinnerColumn(finished_text="[green]✓[/]"),
+                TextColumn("epoch"),
+                MofNCompleteColumn(),
+                BarColumn(bar_width=None),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                console=console,
+                transient=False,
+                refresh_per_second=4,
+            )
+            self.task = self.progress.add_task("train", total=epochs)
+
+    def __enter__(self) -> TrainDisplay:
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def epoch(
+        self,
+        epoch: int,
+        train_error: float,
+        train_accuracy: float,
+        test_error: float | None = None,
+        test_accuracy: float | None = None,
+    ) -> None:
+        """Show epoch `epoch` (from 1): its train figures, and its test figures if tested."""
+        if test_accuracy is not None:
+            line = book_log_line(epoch, train_error, train_accuracy, test_error, test_accuracy)
+            self.console.print(line, markup=False, highlight=False)
+            error = "" if test_error is None else f"err {test_error:.4g} "
+            self.test = f"   test (epoch {epoch}): {error}acc {100 * test_accuracy:.2f}%"
+        if self.progress is not None:
+            train = f"err {train_error:.4g} acc {100 * train_accuracy:.1f}%"
+            self.progress.status = f"  train: {train}{self.test}"
+            self.progress.update(self.task, completed=epoch)

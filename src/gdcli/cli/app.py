@@ -1,48 +1,111 @@
 """The command-line application: the typer app, the options every command shares, main().
 
 Each command lives in its own module of this package; the library under gdcli/ knows nothing
-about the terminal.
+about the terminal. Conventions every command follows:
+
+- declare options with `option(...)` (its help shows the default, in every typer version) and
+  take the shared ones below: `quiet: QuietOpt = False`, `as_json: JsonOpt = False`, ...;
+- check output paths with `check_writable` before any long work;
+- raise gdcli.errors.UsageError (exit 2) or GdcliError (exit 1); main() prints the one line;
+- import matplotlib and Pillow inside the command functions that draw, never at module level
+  (`gdcli --help` and `gdcli train` must not load them).
 """
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import sys
+import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from gdcli import __version__
-from gdcli.datasets import DATASETS
-from gdcli.errors import GdcliError
-from gdcli.terminal import (
-    print_error,
-    stdout,
-)
+from gdcli.datasets import DATASETS, DEFAULT_DATASET
+from gdcli.errors import GdcliError, Interrupted, UsageError
+from gdcli.terminal import print_error, stdout
 
 app = typer.Typer(
-    help="Learn and experiment with the gradient descent of Grokking Deep Learning, chapter 5.",
+    help="Learn and experiment with the gradient descent of Grokking Deep Learning on MNIST.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Help is plain text: rich markup would eat "[default: ...]", and plain help reads the
+    # same in every typer version and when piped.
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+NO_DEFAULT = object()
+
+
+def shown(value: Any, names: tuple[str, ...] = ()) -> str:
+    """How a default reads in --help: flags by name or on/off, empty as "none", enums by value."""
+    if isinstance(value, bool):
+        pair = next((n for n in names if "/" in n), None)
+        if pair:  # "--bias/--no-bias": the flag that is in effect
+            on, off = (s.strip().split()[0] for s in pair.split("/", 1))
+            return on if value else off
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, Enum):
+        return str(value.value)
+    if value is None or value == "" or value == ():
+        return "none"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def option(
+    *names: str,
+    help: str,
+    default: Any = NO_DEFAULT,
+    metavar: str | None = None,
+    **kwargs: Any,
+) -> Any:
+    """A typer.Option whose help ends with "[default: ...]", shown alike by every typer version.
+
+    `default` is only shown (`shown()` formats it; a string is shown as is): the value that
+    applies is the parameter's own default in the signature, which may be None for "not given"
+    (train's options, so that a config file can set them). Without `default`, an option with a
+    metavar shows "none" and a flag (no metavar) "off".
+    """
+    if default is NO_DEFAULT:
+        default = None if metavar else False
+    text = f"{help} [default: {shown(default, names)}]"
+    return typer.Option(*names, help=text, show_default=False, metavar=metavar, **kwargs)
+
+
+def argument(*, help: str, default: Any, metavar: str) -> Any:
+    """A typer.Argument whose help ends with "[default: ...]" (see `option`)."""
+    text = f"{help} [default: {shown(default)}]"
+    return typer.Argument(help=text, show_default=False, metavar=metavar)
+
+
+DATA_DIR_DEFAULT = "$GDCLI_DATA_DIR, else $XDG_CACHE_HOME/gdcli, else ~/.cache/gdcli"
+
 DatasetOpt = Annotated[
-    str, typer.Option("--dataset", help=f"Dataset: {', '.join(DATASETS)}.", show_default=True)
-]
+    str,
+    option("--dataset", help=f"Dataset: {', '.join(DATASETS)}.", default=DEFAULT_DATASET,
+           metavar="NAME"),
+]  # fmt: skip
 DataDirOpt = Annotated[
     Path | None,
-    typer.Option(
-        "--data-dir",
-        help="Data folder [default: $GDCLI_DATA_DIR, $XDG_CACHE_HOME/gdcli or ~/.cache/gdcli].",
-        show_default=False,
-    ),
+    option("--data-dir", help="Data folder.", default=DATA_DIR_DEFAULT, metavar="PATH"),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Nothing on stderr but errors.")]
-WeightsArg = Annotated[Path, typer.Argument(help="Weights file written by `gdcli train`.")]
+JsonOpt = Annotated[bool, option("--json", help="Print one JSON object on stdout.")]
+QuietOpt = Annotated[bool, option("--quiet", "-q", help="Nothing on stderr but errors.")]
+WeightsArg = Annotated[
+    Path,
+    argument(help="Weights file written by `gdcli train`.", default="weights.npz",
+             metavar="WEIGHTS"),
+]  # fmt: skip
 
 
 class Split(str, Enum):
@@ -62,18 +125,124 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
-    """gdcli: fetch MNIST, train the book's 784x10 network, look at its weights."""
+    """gdcli: fetch MNIST, train the book's networks, look at what they learned."""
 
 
-def main() -> None:
-    """Entry point: run the app; an expected failure is one `error:` line and its exit code."""
+def check_writable(path: Path, option_name: str) -> None:
+    """Fail now, before any long work, if a file cannot be written at `path`.
+
+    UsageError when `path` is a folder or not a regular file, when a parent is a file, or when
+    the nearest existing folder refuses a new file (permissions, read-only file system; tried
+    for real). Missing folders are fine: the atomic writer creates them.
+    """
+    path = Path(path)
+    where = f"{option_name} {path}"
     try:
-        app()
+        if path.is_dir():
+            raise UsageError(f"{where}: is a folder; name a file")
+        if path.exists() and not path.is_file():
+            raise UsageError(f"{where}: exists and is not a regular file")
+        folder = path.absolute().parent
+        while not folder.exists():
+            folder = folder.parent
+        if not folder.is_dir():
+            raise UsageError(f"{where}: {folder} is not a folder")
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".check", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot write there: {exc.strerror or exc}") from exc
+
+
+# typer >= 0.2x vendors click as typer._click; older typer uses click itself. Find its
+# exception classes through one typer exports, whichever click that is.
+_CLICK_USAGE_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
+)
+_CLICK_EXCEPTION: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+def _given(args: list[str], names: list[str]) -> str | None:
+    """The value given on the command line `args` to the option called one of `names`."""
+    for i, arg in enumerate(args):
+        for name in names:
+            if arg == name and i + 1 < len(args):
+                return args[i + 1]
+            if name.startswith("--") and arg.startswith(f"{name}="):
+                return arg[len(name) + 1 :]
+    return None
+
+
+def _click_error_lines(exc: Exception, args: list[str]) -> tuple[str, str | None]:
+    """click's own usage error (an unknown option, a bad or missing value) as our two lines."""
+    possibilities = getattr(exc, "possibilities", None)
+    message = exc.message if possibilities else exc.format_message()  # type: ignore[attr-defined]
+    message = " ".join(str(message).split()).replace(": Value error, ", ": ")
+    param = getattr(exc, "param", None)
+    value = _given(args, list(getattr(param, "opts", []))) if param is not None else None
+    if value is not None and repr(value) not in message and f" {value} " not in f" {message} ":
+        message = f"{message.rstrip('.')} (got {value!r})"
+    hint = None
+    found = re.search(r"\.?\s*Did you mean (.+?)\??$", message)
+    if found:
+        message, hint = message[: found.start()], f"did you mean {found[1]}?"
+    if possibilities:
+        hint = f"did you mean {' or '.join(sorted(possibilities))}?"
+    ctx = getattr(exc, "ctx", None)
+    if hint is None and ctx is not None:
+        hint = f"see '{ctx.command_path} --help'"
+    message = message.rstrip(".")
+    return message[:1].lower() + message[1:], hint
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+def _exit_quietly_on_broken_pipe() -> None:
+    """The reader of stdout went away (`gdcli ... | head`): no traceback at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app; an expected failure is one `error:` line and its exit code.
+
+    Exit codes: 0 done; 1 the work failed; 2 bad usage or input (click's own usage errors
+    included); 130 Ctrl-C (SIGINT) and 143 SIGTERM, after clean-up.
+    """
+    signal.signal(signal.SIGINT, _raise_interrupted)
+    signal.signal(signal.SIGTERM, _raise_interrupted)
+    args = sys.argv[1:] if argv is None else argv
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=args, prog_name="gdcli", standalone_mode=False)
+    except Interrupted as exc:
+        name = signal.Signals(exc.signum).name
+        print_error(f"{exc.message} ({name}); nothing half-written was left behind")
+        sys.exit(exc.exit_code)
     except GdcliError as exc:
         print_error(exc.message, exc.hint)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print_error("interrupted; nothing half-written was left behind")
-        sys.exit(130)
-    except BrokenPipeError:
+    except _CLICK_USAGE_ERROR as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # plain `gdcli`: the help, as asked
+            stdout.print(exc.format_message(), markup=False, highlight=False)  # type: ignore[attr-defined]
+            sys.exit(0)
+        print_error(*_click_error_lines(exc, args))
+        sys.exit(2)
+    except _CLICK_EXCEPTION as exc:
+        print_error(" ".join(exc.format_message().split()))  # type: ignore[attr-defined]
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+    except typer.Abort:
+        print_error("aborted")
         sys.exit(1)
+    except BrokenPipeError:
+        _exit_quietly_on_broken_pipe()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _exit_quietly_on_broken_pipe()
+    sys.exit(code if isinstance(code, int) else 0)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import typer
-
 from gdcli import examples
-from gdcli.cli.app import JsonOpt, app
+from gdcli.cli.app import JsonOpt, QuietOpt, app, argument
 from gdcli.errors import UsageError
 from gdcli.terminal import (
     print_json,
@@ -27,8 +25,12 @@ def _print_example(e: examples.Example, steps: list[dict[str, Any]]) -> None:
 
 @app.command("examples")
 def examples_cmd(
-    name: Annotated[str, typer.Argument(help=f"{', '.join(examples.EXAMPLES)} or all.")] = "all",
+    name: Annotated[
+        str,
+        argument(help=f"{', '.join(examples.EXAMPLES)} or all.", default="all", metavar="NAME"),
+    ] = "all",
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,  # accepted by every command; examples print results only
 ) -> None:
     """The chapter's worked examples on its toy data, printed as the chapter prints them."""
     if name != "all" and name not in examples.EXAMPLES:

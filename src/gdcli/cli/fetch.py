@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import typer
-
-from gdcli.cli.app import DataDirOpt, DatasetOpt, JsonOpt, QuietOpt, app
+from gdcli.cli.app import DataDirOpt, DatasetOpt, JsonOpt, QuietOpt, app, option
 from gdcli.config import DEFAULTS
 from gdcli.data import load_split
 from gdcli.datasets import DEFAULT_DATASET, get_dataset, resolve_data_dir
@@ -27,23 +25,46 @@ def fetch_cmd(
     dataset: DatasetOpt = DEFAULT_DATASET,
     mirror: Annotated[
         list[str] | None,
-        typer.Option("--mirror", help="Base URL tried before the built-in mirrors (repeatable)."),
+        option(
+            "--mirror",
+            help="Base URL tried before the built-in mirrors (repeatable).",
+            default="$GDCLI_MIRROR, comma-separated",
+            metavar="URL",
+        ),
     ] = None,
     from_dir: Annotated[
-        Path | None, typer.Option("--from", help="Take the files from this folder instead.")
+        Path | None,
+        option("--from", help="Take the files from this folder instead.", metavar="DIR"),
     ] = None,
     data_dir: DataDirOpt = None,
     n_train: Annotated[
-        int, typer.Option(help="Training images to prepare.", min=1)
+        int,
+        option(
+            "--n-train",
+            help="Training images to prepare.",
+            default=DEFAULTS.n_train,
+            metavar="N",
+            min=1,
+        ),
     ] = DEFAULTS.n_train,
-    force: Annotated[
-        bool, typer.Option("--force", help="Fetch even verified files again.")
-    ] = False,
+    force: Annotated[bool, option("--force", help="Fetch even verified files again.")] = False,
     builtin_mirrors: Annotated[
-        bool, typer.Option(help="Also try the dataset's built-in mirrors after --mirror.")
+        bool,
+        option(
+            "--builtin-mirrors/--no-builtin-mirrors",
+            default=True,
+            help="Also try the dataset's built-in mirrors after --mirror.",
+        ),
     ] = True,
     timeout: Annotated[
-        float, typer.Option(help="Seconds to connect and for each read.", min=0.01)
+        float,
+        option(
+            "--timeout",
+            help="Seconds to connect and for each read.",
+            default=DEFAULT_TIMEOUT,
+            metavar="SECONDS",
+            min=0.01,
+        ),
     ] = DEFAULT_TIMEOUT,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,

@@ -1,34 +1,56 @@
-"""gdcli train: options -> TrainConfig, train, write the weights file, report."""
+"""gdcli train: options -> TrainConfig, train, write the weights file, then the rest, report."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from gdcli import __version__, weights_file
 from gdcli.atomic import write_text
-from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, app
-from gdcli.config import DEFAULTS, KEYS, TrainConfig, make_config
-from gdcli.datasets import get_dataset, resolve_data_dir
+from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, app, check_writable, option
+from gdcli.config import (
+    ACTIVATIONS,
+    AUGMENTATIONS,
+    DEFAULTS,
+    INITS,
+    KEYS,
+    LOSSES,
+    TrainConfig,
+    make_config,
+)
+from gdcli.datasets import DATASETS, get_dataset, resolve_data_dir
 from gdcli.errors import GdcliError, UsageError
 from gdcli.terminal import (
+    TrainDisplay,
     fmt_value,
     print_json,
     print_table,
-    show_progress,
+    spinner,
     stderr_console,
     stdout,
+    to_json,
 )
 from gdcli.train import EpochMetrics, load_data
 from gdcli.train import train as train_network
 
 
-def _metrics_dict(m: EpochMetrics) -> dict[str, Any]:
-    return {k: v for k, v in vars(m).items() if v is not None}
+def key_option(key: str, help: str, metavar: str | None = None, flag: str | None = None) -> Any:
+    """The option that sets config key `key` (--key-name, or `flag` such as "--bias/--no-bias");
+    its help shows the key's default from config.DEFAULTS, the one place defaults live."""
+    name = flag or f"--{key.replace('_', '-')}"
+    return option(name, help=help, default=getattr(DEFAULTS, key), metavar=metavar)
+
+
+def _metrics_lines(history: list[EpochMetrics], diverged_at: int | None) -> str:
+    """One JSON object per epoch; untested epochs have no test keys; the epoch where training
+    diverged says so in "status" (its non-finite figures are null)."""
+    lines = []
+    for m in history:
+        line = {k: v for k, v in vars(m).items() if v is not None}
+        if m.epoch == diverged_at:
+            line["status"] = "diverged"
+        lines.append(to_json(line) + "\n")
+    return "".join(lines)
 
 
 def _summary(cfg: TrainConfig, history: list[EpochMetrics], seconds: float) -> dict[str, Any]:
@@ -45,91 +67,117 @@ def _summary(cfg: TrainConfig, history: list[EpochMetrics], seconds: float) -> d
     }
 
 
+def _write(path: Path, write: Any, *args: Any, hint: str | None = None) -> None:
+    """write(path, *args), a failure of the disk (full, gone read-only) as one GdcliError line."""
+    try:
+        write(path, *args)
+    except OSError as exc:
+        raise GdcliError(f"cannot write {path}: {exc.strerror or exc}", hint=hint) from exc
+
+
 @app.command("train")
 def train_cmd(
     config: Annotated[
-        Path | None, typer.Option("--config", help="TOML file with the keys below.")
+        Path | None, option("--config", help="TOML file setting the keys below.", metavar="FILE")
     ] = None,
-    dataset: Annotated[str | None, typer.Option(help="Dataset [default: mnist].")] = None,
+    dataset: Annotated[
+        str | None, key_option("dataset", f"Dataset: {', '.join(DATASETS)}.", "NAME")
+    ] = None,
     data_dir: DataDirOpt = None,
     n_train: Annotated[
-        int | None, typer.Option(help=f"Train on the first N images [default: {DEFAULTS.n_train}].")
+        int | None, key_option("n_train", "Train on the first N training images.", "N")
     ] = None,
-    alpha: Annotated[
-        str | None, typer.Option(help=f"Learning rate, > 0 [default: {DEFAULTS.alpha}].")
+    alpha: Annotated[str | None, key_option("alpha", "Learning rate, > 0.", "ALPHA")] = None,
+    epochs: Annotated[
+        int | None, key_option("epochs", "Passes over the training images.", "N")
     ] = None,
-    epochs: Annotated[int | None, typer.Option(help=f"[default: {DEFAULTS.epochs}]")] = None,
     batch_size: Annotated[
-        int | None, typer.Option(help="1: per example (the book); B > 1: averaged mini-batches.")
+        int | None,
+        key_option("batch_size", "1: one image per step (the book); B > 1: mini-batches.", "B"),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help=f"[default: {DEFAULTS.seed}]")] = None,
-    init: Annotated[str | None, typer.Option(help="book or zeros [default: book].")] = None,
+    seed: Annotated[
+        int | None, key_option("seed", "Seed of the initial weights (RandomState).", "SEED")
+    ] = None,
+    init: Annotated[
+        str | None,
+        key_option(
+            "init", "Initial weights: book (uniform in [-0.1, 0.1)) or zeros.", "|".join(INITS)
+        ),
+    ] = None,
     freeze_inputs: Annotated[
-        str | None, typer.Option(help="Pixels whose weights never change, e.g. 0-27,700-783.")
+        str | None,
+        key_option(
+            "freeze_inputs", "Pixels whose weights never change, e.g. 0-27,700-783.", "SPEC"
+        ),
     ] = None,
     freeze_outputs: Annotated[
-        str | None, typer.Option(help="Digits whose weights never change, e.g. 3,8.")
+        str | None,
+        key_option("freeze_outputs", "Outputs whose weights never change, e.g. 3,8.", "SPEC"),
     ] = None,
     activation: Annotated[
-        str | None, typer.Option(help="linear or sigmoid [default: linear].")
+        str | None, key_option("activation", "Output activation.", "|".join(ACTIVATIONS))
     ] = None,
-    loss: Annotated[str | None, typer.Option(help="mse or softmax [default: mse].")] = None,
-    bias: Annotated[bool | None, typer.Option("--bias/--no-bias", help="Add a bias.")] = None,
-    l2: Annotated[float | None, typer.Option(help="Weight decay, >= 0 [default: 0].")] = None,
+    loss: Annotated[
+        str | None,
+        key_option("loss", "mse: squared error; softmax: cross-entropy.", "|".join(LOSSES)),
+    ] = None,
+    bias: Annotated[
+        bool | None, key_option("bias", "A bias per output, from 0.", flag="--bias/--no-bias")
+    ] = None,
+    l2: Annotated[
+        float | None, key_option("l2", "Weight decay: adds L * W to each weight delta.", "L")
+    ] = None,
     eval_every: Annotated[
-        int | None, typer.Option(help=f"Test every N epochs [default: {DEFAULTS.eval_every}].")
+        int | None, key_option("eval_every", "Test every N epochs, and after the last.", "N")
     ] = None,
     alpha_decay: Annotated[
-        float | None, typer.Option(help="alpha / (1 + decay * (epoch - 1)) [default: 0].")
+        float | None,
+        key_option("alpha_decay", "Learning rate of epoch e: alpha / (1 + D * (e - 1)).", "D"),
     ] = None,
-    deskew_images: Annotated[
-        bool | None, typer.Option("--deskew/--no-deskew", help="Straighten every image.")
+    deskew: Annotated[
+        bool | None,
+        key_option(
+            "deskew", "Straighten every image (train and test).", flag="--deskew/--no-deskew"
+        ),
     ] = None,
     augment: Annotated[
-        str | None, typer.Option(help="none or shifts (four one-pixel shifts).")
+        str | None,
+        key_option(
+            "augment", "shifts: each image then its four one-pixel shifts.", "|".join(AUGMENTATIONS)
+        ),
     ] = None,
-    out: Annotated[Path, typer.Option(help="Weights file to write.")] = Path("weights.npz"),
+    out: Annotated[
+        Path, option("--out", help="Weights file to write.", default="weights.npz", metavar="FILE")
+    ] = Path("weights.npz"),
     metrics: Annotated[
-        Path | None, typer.Option(help="Write one JSON line per epoch here.")
+        Path | None,
+        option("--metrics", help="Also write one JSON line per epoch to FILE.", metavar="FILE"),
     ] = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Train the 784x10 network with the book's gradient descent and save its weights."""
+    """Train a network and save its weights. The book's gradient descent, one image at a
+    time by default; a live bar and the book's log lines on stderr; a summary on stdout."""
     given = {k: v for k, v in locals().items() if k in KEYS}
-    given["deskew"] = deskew_images
     given["alpha"] = _parse_alpha(alpha)
     cfg = make_config(config, given)
-    data = load_data(cfg, resolve_data_dir(data_dir))
+    _check_outputs(out, metrics)
     err = stderr_console(quiet)
+    with spinner(err, f"loading {cfg.dataset}" + (", deskewing" if cfg.deskew else "")):
+        data = load_data(cfg, resolve_data_dir(data_dir))
 
-    progress = None
-    if show_progress(err):
-        progress = Progress(
-            TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[status]}"), console=err, transient=True,
-        )  # fmt: skip
-        task = progress.add_task("train", total=cfg.epochs, status="")
-        progress.start()
+    with TrainDisplay(err, cfg.epochs) as display:
 
-    def on_epoch(m: EpochMetrics) -> None:
-        if progress is not None and (m.epoch % 5 == 0 or m.test_accuracy is not None):
-            status = f"train err {m.train_error:.4f} acc {100 * m.train_accuracy:.1f}%"
-            if m.test_accuracy is not None:
-                status += f"  test acc {100 * m.test_accuracy:.1f}%"
-            progress.update(task, completed=m.epoch, status=status)
+        def on_epoch(m: EpochMetrics) -> None:
+            display.epoch(m.epoch, m.train_error, m.train_accuracy, m.test_error, m.test_accuracy)
 
-    try:
         result = train_network(cfg, data, on_epoch)
-    finally:
-        if progress is not None:
-            progress.stop()
-
-    if metrics is not None:
-        write_text(metrics, "".join(json.dumps(_metrics_dict(m)) + "\n" for m in result.history))
 
     summary = _summary(cfg, result.history, result.seconds)
+    lines = _metrics_lines(result.history, result.diverged_at)
     if result.diverged_at is not None:
+        if metrics is not None:
+            _write(metrics, write_text, lines)
         if as_json:
             print_json({"status": "diverged", **summary, "weights": None})
         raise GdcliError(
@@ -145,7 +193,10 @@ def train_cmd(
         "metrics": summary,
         "dataset": {"name": ds.name, "sha256": {f.name: f.sha256 for f in ds.files}},
     }
-    weights_file.save(out, result.network, meta)
+    # The weights first: whatever fails after them (the metrics file, stdout) loses nothing.
+    _write(out, weights_file.save, result.network, meta)
+    if metrics is not None:
+        _write(metrics, write_text, lines, hint=f"the weights were written to {out}")
     if as_json:
         print_json({"status": "ok", **summary, "weights": str(out)})
         return
@@ -153,22 +204,25 @@ def train_cmd(
         None,
         ["", "error", "accuracy"],
         [
-            [
-                "train",
-                fmt_value(summary["train_error"]),
-                fmt_value(summary["train_accuracy"], pct=True),
-            ],
-            [
-                "test",
-                fmt_value(summary["test_error"]),
-                fmt_value(summary["test_accuracy"], pct=True),
-            ],
+            ["train", fmt_value(summary["train_error"]),
+             fmt_value(summary["train_accuracy"], pct=True)],
+            ["test", fmt_value(summary["test_error"]),
+             fmt_value(summary["test_accuracy"], pct=True)],
         ],
-    )
+    )  # fmt: skip
     stdout.print(
         f"{summary['epochs']} epochs at alpha {cfg.alpha:g} in {result.seconds:.2f}s; "
         f"weights written to {out}"
     )
+
+
+def _check_outputs(out: Path, metrics: Path | None) -> None:
+    """Every output path can be written: checked before the data loads and training starts."""
+    check_writable(out, "--out")
+    if metrics is not None:
+        check_writable(metrics, "--metrics")
+        if metrics.absolute() == out.absolute():
+            raise UsageError(f"--metrics {metrics} is the --out file; name another file")
 
 
 def _parse_alpha(text: str | None) -> float | None:
