@@ -396,7 +396,7 @@ def test_a_full_disk_for_the_weights_is_one_line_and_leaves_nothing(
     fill(full)
     result = train(tmp_path, synthetic_data_dir, "--epochs", "2", "--out", str(full / "w.npz"),
                    "--metrics", "m.jsonl", "-q")  # fmt: skip
-    assert_one_line_error(result, 1, f"cannot write {full / 'w.npz'}", "No space left")
+    assert_one_line_error(result, 1, f"cannot write {full / 'w.npz'}", "no space left on device")
     assert [p.name for p in full.iterdir()] == ["filler"]
     assert not (tmp_path / "m.jsonl").exists()  # the weights come first; nothing after them
 
@@ -406,7 +406,7 @@ def test_a_full_disk_for_the_metrics_keeps_the_weights(tmp_path, synthetic_data_
     fill(full)
     result = train(tmp_path, synthetic_data_dir, "--epochs", "2", "--metrics",
                    str(full / "m.jsonl"), "-q")  # fmt: skip
-    assert_one_line_error(result, 1, f"cannot write {full / 'm.jsonl'}", "No space left")
+    assert_one_line_error(result, 1, f"cannot write {full / 'm.jsonl'}", "no space left on device")
     assert "the weights were written to weights.npz" in result.stderr
     assert [p.name for p in full.iterdir()] == ["filler"]
     ev = run_cli("evaluate", "--data-dir", str(synthetic_data_dir), "--json", cwd=tmp_path)
