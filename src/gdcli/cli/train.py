@@ -71,6 +71,9 @@ def _write(path: Path, write: Any, *args: Any, hint: str | None = None) -> None:
     """write(path, *args), a failure of the disk (full, gone read-only) as one GdcliError line."""
     try:
         write(path, *args)
+    except GdcliError as exc:  # atomic.py's own "cannot write" line: add what was kept
+        exc.hint = exc.hint or hint
+        raise
     except OSError as exc:
         raise GdcliError(f"cannot write {path}: {exc.strerror or exc}", hint=hint) from exc
 
