@@ -60,7 +60,7 @@ def fetch_cmd(
         float,
         option(
             "--timeout",
-            help="Seconds to connect and for each read.",
+            help="Seconds to connect, for each read, and for any one wait between retries.",
             default=DEFAULT_TIMEOUT,
             metavar="SECONDS",
             min=0.01,
@@ -79,6 +79,7 @@ def fetch_cmd(
         files = fetch(
             ds, folder, mirrors=mirror, from_dir=from_dir, force=force,
             use_builtin_mirrors=builtin_mirrors, timeout=timeout, progress=progress,
+            notify=err.print,
         )  # fmt: skip
     x_train, labels_train = load_split(ds, folder, "train", n_train)
     x_test, _ = load_split(ds, folder, "test")
