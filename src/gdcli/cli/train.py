@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from gdcli import __version__, weights_file
 from gdcli.atomic import write_text
 from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, app
-from gdcli.config import DEFAULTS, KEYS, TrainConfig, make_config
+from gdcli.config import DEFAULTS, KEYS, TrainConfig, make_config, parse_list
 from gdcli.datasets import get_dataset, resolve_data_dir
 from gdcli.errors import GdcliError, UsageError
 from gdcli.terminal import (
@@ -28,7 +28,7 @@ from gdcli.train import train as train_network
 
 
 def _metrics_dict(m: EpochMetrics) -> dict[str, Any]:
-    return {k: v for k, v in vars(m).items() if v is not None}
+    return m.to_json()
 
 
 def _summary(cfg: TrainConfig, history: list[EpochMetrics], seconds: float) -> dict[str, Any]:
@@ -88,6 +88,27 @@ def train_cmd(
     augment: Annotated[
         str | None, typer.Option(help="none or shifts (four one-pixel shifts).")
     ] = None,
+    hidden: Annotated[
+        str | None, typer.Option(help="Hidden layer sizes, e.g. 40 or 128,64 [default: none].")
+    ] = None,
+    hidden_activation: Annotated[
+        str | None, typer.Option(help="relu, sigmoid or tanh [default: relu].")
+    ] = None,
+    dropout: Annotated[
+        float | None, typer.Option(help="Probability a hidden unit is dropped, in [0, 1).")
+    ] = None,
+    init_scale: Annotated[
+        str | None, typer.Option(help="Initial weights in [-s, s), per layer, e.g. 0.01,0.1.")
+    ] = None,
+    freeze_layers: Annotated[
+        str | None, typer.Option(help="Layers whose weights never change, e.g. 0 (the first).")
+    ] = None,
+    snapshots: Annotated[
+        str | None, typer.Option(help="Epochs whose weights are kept: auto, none or 0,1,10.")
+    ] = None,
+    errata: Annotated[
+        str | None, typer.Option(help="The book's errata to reproduce, e.g. relu2deriv.")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Weights file to write.")] = Path("weights.npz"),
     metrics: Annotated[
         Path | None, typer.Option(help="Write one JSON line per epoch here.")
@@ -99,6 +120,9 @@ def train_cmd(
     given = {k: v for k, v in locals().items() if k in KEYS}
     given["deskew"] = deskew_images
     given["alpha"] = _parse_alpha(alpha)
+    given["hidden"] = parse_list(hidden, int, "hidden")
+    given["init_scale"] = parse_list(init_scale, float, "init_scale")
+    given["errata"] = parse_list(errata, str, "errata")
     cfg = make_config(config, given)
     data = load_data(cfg, resolve_data_dir(data_dir))
     err = stderr_console(quiet)
