@@ -22,9 +22,14 @@ from __future__ import annotations
 import numpy as np
 
 from gdcli.book import DROPOUT_DERIV, RELU2DERIV
-from gdcli.model import Network, activate, derivative, softmax
+from gdcli.model import Network, derivative, softmax
 
-BLOCK = 100  # images per block: the per-step row of the Gram matrix stays short
+# A block's products (images x pixels x units multiply-adds) stay this small: BLAS then keeps
+# each on one thread (OpenBLAS splits a product above 65536 * 4). Waking threads for products
+# this small costs more than it saves, and on a busy machine far more: chapter 8 took 140 s
+# with blocks of 100 images (2.4M) instead of 16 s.
+BLOCK_SIZE = 250_000
+_ZERO = np.float64(0.0)
 
 
 class GramSGD:
@@ -32,7 +37,8 @@ class GramSGD:
 
     bias: the first layer has a bias (the weight of an extra input that is always 1).
     input_mask: (n_inputs,) booleans, False for inputs whose first-layer weights are frozen;
-    bias_trainable: False when the first layer's bias is frozen too.
+    bias_trainable: False when the first layer's bias is frozen too. units: the first layer's
+    (it sets how many images a block holds).
     """
 
     def __init__(
@@ -41,7 +47,7 @@ class GramSGD:
         bias: bool = False,
         input_mask: np.ndarray | None = None,
         bias_trainable: bool = True,
-        block: int = BLOCK,
+        units: int = 100,
     ) -> None:
         self.active = np.flatnonzero((x != 0).any(axis=0))
         self.bias = bias
@@ -51,6 +57,7 @@ class GramSGD:
             ones = np.ones((len(x), 1))
             xa, ua = np.hstack([xa, ones]), np.hstack([ua, ones * bias_trainable])
         self.x, self.u = np.ascontiguousarray(xa), np.ascontiguousarray(ua)
+        block = max(1, BLOCK_SIZE // (self.x.shape[1] * units))
         self.blocks = [slice(i, min(i + block, len(x))) for i in range(0, len(x), block)]
         self.grams = [np.tril(self.x[b] @ self.u[b].T, k=-1) for b in self.blocks]
         self._scaled: tuple[float, list[np.ndarray]] | None = None
@@ -83,15 +90,17 @@ class GramSGD:
         out_mask = None
         if len(net.layers) == 1 and trainable and trainable[0] is not None:
             out_mask = trainable[0].any(axis=0)
-        kept = [m * (1.0 / (1.0 - dropout)) for m in masks] if masks else None
         preds = np.empty((len(y), net.n_outputs))
-        step = _Stepper(net, alpha, masks, kept, trainable, errata)
+        step = _Stepper(net, alpha, masks, dropout, trainable, errata)
+        h = step.sums[0]  # the first layer's sums, as the stepper reads them
+        earlier = np.empty_like(h)
         for blk, gram in zip(self.blocks, self._alpha_grams(alpha), strict=True):
             sums = self.x[blk] @ w0  # the first layer's sums with the block's starting weights
             deltas = np.zeros_like(sums)
             for i, t in enumerate(range(blk.start, blk.stop)):
-                h = sums[i] - np.dot(gram[i], deltas)
-                preds[t], deltas[i] = step(t, h, y[t])
+                np.subtract(sums[i], np.dot(gram[i], deltas, out=earlier), out=h)
+                step(t, y[t])
+                preds[t], deltas[i] = step.pred, step.deltas[0]
                 if out_mask is not None:
                     deltas[i] *= out_mask
             w0 -= alpha * (self.u[blk].T @ deltas)
@@ -103,60 +112,95 @@ class GramSGD:
 
 
 class _Stepper:
-    """One example's step given the first layer's sums h: the forward pass above it, the
-    output's delta, the layers above the first stepped as backprop.step steps them; returns
-    the prediction and the first layer's delta (its weights are stepped by the caller)."""
+    """One example's step, given the first layer's sums (written into sums[0]): the forward
+    pass, the output's delta, each layer's delta from the one above and the steps of the
+    layers above the first, as backprop.step computes them. Leaves the prediction in pred and
+    the first layer's delta in deltas[0] (the caller steps the first layer's weights).
+
+    Every vector lives in a buffer made once and numpy writes into it (out=): at a few
+    microseconds a step, allocating them would cost as much as the arithmetic.
+    """
 
     def __init__(
         self,
         net: Network,
         alpha: float,
         masks: list[np.ndarray] | None,
-        kept: list[np.ndarray] | None,
+        dropout: float,
         trainable: list[np.ndarray | None] | None,
         errata: frozenset[str],
     ) -> None:
-        self.layers = net.layers
-        self.activations = [layer.activation for layer in net.layers]
+        self.layers, self.alpha = net.layers, np.float64(alpha)
+        self.f = [layer.activation for layer in net.layers]
         self.softmax = net.loss == "softmax"
-        self.alpha = alpha
-        self.masks, self.kept = masks, kept
-        self.trainable = trainable or [None] * len(net.layers)
+        self.masks = masks
+        self.kept = [m * (1.0 / (1.0 - dropout)) for m in masks] if masks else None
+        frozen = trainable or [None] * len(net.layers)
+        self.frozen = [None if m is None else m.astype(float) for m in frozen]
         self.relu2deriv = RELU2DERIV in errata
         self.dropout_deriv = DROPOUT_DERIV in errata
+        units = [layer.weights.shape[1] for layer in net.layers]
+        self.sums = [np.empty(n) for n in units]
+        # a linear layer's activation is its sums; a hidden layer's output is its activation,
+        # times the kept mask with dropout
+        self.acts = [
+            h if f == "linear" else np.empty(h.shape)
+            for h, f in zip(self.sums, self.f, strict=True)
+        ]
+        self.outs = [a if masks is None or i == len(units) - 1 else np.empty(a.shape)
+                     for i, a in enumerate(self.acts)]  # fmt: skip
+        self.deltas = [np.empty(n) for n in units]
+        # outer(out, delta) as the book computes it, out.T.dot(delta): columns times rows
+        self.columns = [o[:, None] for o in self.outs]
+        self.rows = [d[None, :] for d in self.deltas]
+        self.steps = [np.empty(layer.weights.shape) for layer in net.layers]
+        self.pred = self.outs[-1]
 
-    def __call__(self, t: int, h: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        layers, f, alpha, kept = self.layers, self.activations, self.alpha, self.kept
-        last = len(layers) - 1
-        acts, outs = [], []  # per layer: f(h), and what the next layer receives
-        for i, layer in enumerate(layers):
+    def __call__(self, t: int, y: np.ndarray) -> None:
+        layers, alpha, last = self.layers, self.alpha, len(self.layers) - 1
+        for i, layer in enumerate(layers):  # forward
             if i:
-                h = np.dot(outs[-1], layer.weights)
+                np.dot(self.outs[i - 1], layer.weights, out=self.sums[i])
                 if layer.bias is not None:
-                    h = h + layer.bias
-            a = activate(f[i], h)
-            acts.append(a)
-            outs.append(a * kept[i][t] if kept is not None and i < last else a)
-        pred = outs[-1] = softmax(a) if self.softmax else a
-        delta = pred - y
-        if not self.softmax and f[-1] != "linear":
-            delta = delta * derivative(f[-1], pred, self.relu2deriv)
-        for i in range(last, 0, -1):
+                    self.sums[i] += layer.bias
+            _activate(self.f[i], self.sums[i], self.acts[i])
+            if self.kept is not None and i < last:
+                np.multiply(self.acts[i], self.kept[i][t], out=self.outs[i])
+        self.pred = softmax(self.acts[-1]) if self.softmax else self.acts[-1]
+        delta = np.subtract(self.pred, y, out=self.deltas[-1])
+        if not self.softmax and self.f[-1] != "linear":
+            delta *= derivative(self.f[-1], self.pred, self.relu2deriv)
+        for i in range(last, 0, -1):  # backward, each layer's delta from the one above
             layer = layers[i]
-            back = np.dot(layer.weights, delta)  # delta @ weights.T, the weights before the step
-            if kept is None:
-                gate = derivative(f[i - 1], acts[i - 1], self.relu2deriv)
-            elif self.dropout_deriv:
-                gate = derivative(f[i - 1], outs[i - 1], self.relu2deriv) * self.masks[i - 1][t]
-            else:
-                gate = derivative(f[i - 1], acts[i - 1]) * kept[i - 1][t]
-            weight_deltas = np.multiply.outer(outs[i - 1], delta)
-            trainable = self.trainable[i]
-            if trainable is not None:
-                weight_deltas = np.where(trainable, weight_deltas, 0.0)
-            layer.weights -= alpha * weight_deltas
+            below = np.dot(layer.weights, delta, out=self.deltas[i - 1])  # weights before the step
+            below *= self._gate(i - 1, t)
+            step = np.dot(self.columns[i - 1], self.rows[i], out=self.steps[i])
+            if self.frozen[i] is not None:
+                step *= self.frozen[i]
+            step *= alpha
+            layer.weights -= step
             if layer.bias is not None:
-                bias_deltas = delta if trainable is None else np.where(trainable.any(0), delta, 0)
-                layer.bias -= alpha * bias_deltas
-            delta = back * gate
-        return pred, delta
+                frozen = 1.0 if self.frozen[i] is None else self.frozen[i].any(axis=0)
+                layer.bias -= alpha * delta * frozen
+            delta = below
+
+    def _gate(self, i: int, t: int) -> np.ndarray:
+        """Layer i's f'(h), times its dropout mask as the forward pass applied it."""
+        if self.kept is None:
+            return derivative(self.f[i], self.acts[i], self.relu2deriv)
+        if self.dropout_deriv:  # the book: f' of the doubled output, times the 0/1 mask
+            return derivative(self.f[i], self.outs[i], self.relu2deriv) * self.masks[i][t]
+        return derivative(self.f[i], self.acts[i]) * self.kept[i][t]
+
+
+def _activate(name: str, h: np.ndarray, out: np.ndarray) -> None:
+    """model.activate(name, h), written into out (a linear layer's out is h itself)."""
+    if name == "relu":
+        np.maximum(h, _ZERO, out=out)
+    elif name == "tanh":
+        np.tanh(h, out=out)
+    elif name == "sigmoid":
+        np.negative(h, out=out)
+        np.exp(out, out=out)
+        out += 1.0
+        np.divide(1.0, out, out=out)

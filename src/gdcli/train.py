@@ -181,7 +181,8 @@ class _Epochs:
                 input_mask = np.append(input_mask, bias_trainable)
             self.blocked = BlockedSGD(xb, input_mask)
         elif uses_gram(cfg):
-            self.gram = GramSGD(x, cfg.bias, input_mask, bias_trainable)
+            units = net.layers[0].weights.shape[1]
+            self.gram = GramSGD(x, cfg.bias, input_mask, bias_trainable, units)
 
     def __call__(self, y: np.ndarray, alpha: float) -> np.ndarray:
         cfg, net = self.cfg, self.net
