@@ -2,8 +2,10 @@
 and every line their notebooks printed (iamtrask/Grokking-Deep-Learning, the stored outputs).
 
 The listings are the book's code, loops and all, only wrapped in functions that take the
-images and the number of iterations and return the weights (the test loops, which only print,
-are left out). `fixed=True` corrects relu2deriv to `output > 0`, nothing else.
+images and the number of iterations and return the weights. The test loop the listings run
+every 10 iterations only prints; it is run_test() here, and `after` (called after every
+iteration with j and the weights) is where a caller runs it (scripts/bench.py times the
+listings end to end so). `fixed=True` corrects relu2deriv to `output > 0`, nothing else.
 """
 
 import numpy as np
@@ -167,7 +169,7 @@ def relu2deriv_of(fixed):
     return (lambda output: output > 0) if fixed else (lambda output: output >= 0)
 
 
-def ch8(images, labels, iterations, fixed=False):
+def ch8(images, labels, iterations, fixed=False, after=None):
     """Chapter 8, the first listing: 784-40-10, relu, one image at a time."""
     relu2deriv = relu2deriv_of(fixed)
     np.random.seed(1)
@@ -183,10 +185,12 @@ def ch8(images, labels, iterations, fixed=False):
             layer_1_delta = layer_2_delta.dot(weights_1_2.T) * relu2deriv(layer_1)
             weights_1_2 += alpha * layer_1.T.dot(layer_2_delta)
             weights_0_1 += alpha * layer_0.T.dot(layer_1_delta)
+        if after:
+            after(j, weights_0_1, weights_1_2)
     return weights_0_1, weights_1_2
 
 
-def ch8_dropout(images, labels, iterations, fixed=False):
+def ch8_dropout(images, labels, iterations, fixed=False, after=None):
     """Chapter 8, dropout: 784-100-10, one image at a time, masks randint(2), kept doubled."""
     relu2deriv = relu2deriv_of(fixed)
     np.random.seed(1)
@@ -206,10 +210,12 @@ def ch8_dropout(images, labels, iterations, fixed=False):
             layer_1_delta *= dropout_mask
             weights_1_2 += alpha * layer_1.T.dot(layer_2_delta)
             weights_0_1 += alpha * layer_0.T.dot(layer_1_delta)
+        if after:
+            after(j, weights_0_1, weights_1_2)
     return weights_0_1, weights_1_2
 
 
-def ch8_batch(images, labels, iterations):
+def ch8_batch(images, labels, iterations, after=None):
     """Chapter 8, batch gradient descent: the update inside the per-example loop."""
     relu2deriv = relu2deriv_of(False)
     np.random.seed(1)
@@ -232,10 +238,12 @@ def ch8_batch(images, labels, iterations):
                 layer_1_delta *= dropout_mask
                 weights_1_2 += alpha * layer_1.T.dot(layer_2_delta)
                 weights_0_1 += alpha * layer_0.T.dot(layer_1_delta)
+        if after:
+            after(j, weights_0_1, weights_1_2)
     return weights_0_1, weights_1_2
 
 
-def ch9(images, labels, iterations):
+def ch9(images, labels, iterations, after=None):
     """Chapter 9: 784-100-10, tanh, softmax, dropout, batches of 100, alpha 2."""
 
     def tanh2deriv(output):
@@ -266,4 +274,18 @@ def ch9(images, labels, iterations):
             layer_1_delta *= dropout_mask
             weights_1_2 += alpha * layer_1.T.dot(layer_2_delta)
             weights_0_1 += alpha * layer_0.T.dot(layer_1_delta)
+        if after:
+            after(j, weights_0_1, weights_1_2)
     return weights_0_1, weights_1_2
+
+
+def run_test(test_images, test_labels, weights_0_1, weights_1_2, hidden=relu):
+    """The listings' test: one image at a time; (error, accuracy) over the test images."""
+    error, correct_cnt = (0.0, 0)
+    for i in range(len(test_images)):
+        layer_0 = test_images[i : i + 1]
+        layer_1 = hidden(np.dot(layer_0, weights_0_1))
+        layer_2 = np.dot(layer_1, weights_1_2)
+        error += np.sum((test_labels[i : i + 1] - layer_2) ** 2)
+        correct_cnt += int(np.argmax(layer_2) == np.argmax(test_labels[i : i + 1]))
+    return error / float(len(test_images)), correct_cnt / float(len(test_images))

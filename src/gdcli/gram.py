@@ -38,7 +38,7 @@ class GramSGD:
     bias: the first layer has a bias (the weight of an extra input that is always 1).
     input_mask: (n_inputs,) booleans, False for inputs whose first-layer weights are frozen;
     bias_trainable: False when the first layer's bias is frozen too. units: the first layer's
-    (it sets how many images a block holds).
+    number of units (it sets how many images a block holds).
     """
 
     def __init__(
@@ -173,7 +173,9 @@ class _Stepper:
         for i in range(last, 0, -1):  # backward, each layer's delta from the one above
             layer = layers[i]
             below = np.dot(layer.weights, delta, out=self.deltas[i - 1])  # weights before the step
-            below *= self._gate(i - 1, t)
+            gate = self._gate(i - 1, t)
+            if isinstance(gate, np.ndarray):  # not 1 everywhere
+                below *= gate
             step = np.dot(self.columns[i - 1], self.rows[i], out=self.steps[i])
             if self.frozen[i] is not None:
                 step *= self.frozen[i]
@@ -184,7 +186,7 @@ class _Stepper:
                 layer.bias -= alpha * delta * frozen
             delta = below
 
-    def _gate(self, i: int, t: int) -> np.ndarray:
+    def _gate(self, i: int, t: int) -> np.ndarray | float:
         """Layer i's f'(h), times its dropout mask as the forward pass applied it."""
         if self.kept is None:
             return derivative(self.f[i], self.acts[i], self.relu2deriv)

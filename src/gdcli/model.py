@@ -37,10 +37,10 @@ def derivative(name: str, out: np.ndarray, relu2deriv: bool = False) -> np.ndarr
     """f'(h) from the activation's output out = f(h), as the book computes it.
 
     relu2deriv: the book's chapter-8 erratum, `output >= 0`, which is true for every relu
-    output (book.ERRATA); the derivative of relu is 1 where out > 0 and 0 elsewhere.
+    output, so 1 everywhere (book.ERRATA); the derivative of relu is 1 where out > 0, else 0.
     """
     if name == "relu":
-        return out >= 0 if relu2deriv else out > 0
+        return 1.0 if relu2deriv else out > 0
     if name == "sigmoid":
         return out * (1.0 - out)
     if name == "tanh":

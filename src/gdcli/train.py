@@ -159,9 +159,10 @@ def uses_gram(cfg: TrainConfig) -> bool:
     return not uses_blocked(cfg) and (cfg.batch_size, cfg.l2, cfg.augment) == (1, 0.0, "none")
 
 
-class _Epochs:
-    """Runs one epoch of cfg's training on `net` and returns the predictions made before each
-    step, (n, 10), whichever trainer applies."""
+class EpochRunner:
+    """runner(y, alpha): one epoch of cfg's training of `net` on images x (n, n_inputs) with
+    one-hot labels y (n, 10), in place; returns the predictions made before each step, (n, 10),
+    whichever trainer applies. rng: the stream the dropout masks are drawn from."""
 
     def __init__(
         self, cfg: TrainConfig, net: Network, x: np.ndarray, rng: np.random.RandomState
@@ -254,7 +255,7 @@ def train(
     rng = np.random.RandomState(cfg.seed)
     net = build_network(cfg, data.x_train.shape[1], rng)
     y = one_hot(data.labels_train)
-    run_epoch = _Epochs(cfg, net, data.x_train, rng)
+    run_epoch = EpochRunner(cfg, net, data.x_train, rng)
     keep = set(snapshot_epochs(cfg))
     result = TrainResult(net)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):

@@ -158,7 +158,7 @@ def train_cmd(
             print_json({"status": "diverged", **summary, "weights": None})
         raise GdcliError(
             f"training diverged at epoch {result.diverged_at} (alpha {cfg.alpha:g}): "
-            "a weight or the error is no longer finite; no weights written",
+            "the error exploded or stopped being finite; no weights written",
             hint=f"try a smaller alpha, e.g. --alpha {cfg.alpha / 10:g}",
         )
 
