@@ -205,15 +205,13 @@ def _repeated_step(
     """
     top = net.layers[1]
     weight_deltas, bias_deltas = layer_deltas(net, 1, fw.outs[1], delta, frozen[1])
-    weight_step_, bias_step = alpha * weight_deltas, None
-    if bias_deltas is not None:
-        bias_step = alpha * bias_deltas
-    seen = np.zeros_like(top.weights)
+    moves = alpha * weight_deltas
+    seen = np.zeros_like(top.weights)  # the sum of the output weights the repeats go through
     for _ in range(len(delta)):
         seen += top.weights
-        top.weights -= weight_step_
-        if bias_step is not None:
-            top.bias -= bias_step
+        top.weights -= moves
+        if bias_deltas is not None:
+            top.bias -= alpha * bias_deltas
     first_delta = net.dot(delta, seen.T) * gate(net, 1, fw, masks, dropout, errata)
-    first_deltas = weight_step(net, 0, fw.outs[0], first_delta, alpha, frozen[0])
-    return Step(fw.outs[-1], [first_delta, delta], [first_deltas, weight_deltas])
+    first_weight_deltas = weight_step(net, 0, fw.outs[0], first_delta, alpha, frozen[0])
+    return Step(fw.outs[-1], [first_delta, delta], [first_weight_deltas, weight_deltas])

@@ -171,7 +171,7 @@ class EpochRunner:
         self.cfg, self.net, self.x, self.rng = cfg, net, x, rng
         self.hidden = list(cfg.hidden)
         self.errata = frozenset(cfg.errata)
-        self.trainable = trainable_masks(cfg, [net.n_inputs, *cfg.hidden, N_CLASSES])
+        self.trainable = trainable_masks(cfg, layer_sizes(cfg, net.n_inputs))
         first = self.trainable[0]
         input_mask = None if first is None else first.any(axis=1)
         bias_trainable = first is None or bool(first.any())
