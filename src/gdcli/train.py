@@ -1,27 +1,40 @@
-"""Training loops: epochs of gradient descent over the training images, with metrics.
+"""Training: epochs of gradient descent over the training images, with metrics and snapshots.
 
-For every epoch, for each image (or mini-batch) in order: predict, take delta, step the weights.
-The book's default (linear, squared error, one image at a time) runs through BlockedSGD, which
-computes exactly the same steps with matrix products; every other configuration runs the same
-gradient_step the chapter's examples use.
+For every epoch, for each image (or mini-batch) in order: forward, deltas, step (backprop.py).
+Two trainers compute exactly those per-image steps faster, with matrix products: BlockedSGD for
+the book's one linear layer with squared error, GramSGD for every other per-image run without
+l2 or augmentation. Everything else runs backprop.step itself.
+
+The test images are evaluated after epochs 1, 1 + E, 1 + 2E, ... (E = eval_every; the book
+tests after its iterations 0, 10, 20, ...) and after the last epoch.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from gdcli import backprop
 from gdcli.blocked import BlockedSGD
-from gdcli.config import TrainConfig, parse_spec
+from gdcli.config import TrainConfig, parse_spec, snapshot_epochs
 from gdcli.data import load_split, one_hot
 from gdcli.datasets import N_CLASSES, get_dataset
+from gdcli.gram import GramSGD
 from gdcli.metrics import accuracy, evaluate, squared_error
-from gdcli.model import Network, gradient_step, init_weights
+from gdcli.model import Network, new_network
 from gdcli.transforms import deskew, shifts
+
+# Divergence: an epoch whose train error is more than this many times the error of the untrained
+# network on the same images (or an error or weight no longer finite). The book's 784x10 network
+# starts at 3.0; its first epoch ends at 6.1e5 at alpha 0.025 and 7.6e21 at 0.03 (then it grows
+# 1e5-fold an epoch), while at alpha 0.02 it ends at 7.0 and then settles.
+DIVERGENCE_FACTOR = 1e4
 
 
 @dataclass
@@ -48,7 +61,8 @@ def load_data(cfg: TrainConfig, data_dir: Path) -> TrainData:
 @dataclass
 class EpochMetrics:
     """Train error/accuracy from each image's prediction just before its step (as the book
-    reports it); test error/accuracy with the weights at the end of the epoch, when evaluated."""
+    reports it); test error/accuracy with the weights at the end of the epoch, when tested.
+    Values may be nan or inf after a divergence; to_json() makes them null."""
 
     epoch: int
     alpha: float
@@ -58,36 +72,153 @@ class EpochMetrics:
     test_accuracy: float | None = None
     seconds: float = 0.0
 
+    def to_json(self) -> dict[str, Any]:
+        """The epoch as a JSON object (a line of --metrics): non-finite numbers as None, the
+        test figures only when the epoch was tested."""
+        out: dict[str, Any] = {}
+        for key, value in vars(self).items():
+            if value is None:
+                continue
+            out[key] = value if isinstance(value, int) or math.isfinite(value) else None
+        return out
+
 
 @dataclass
 class TrainResult:
+    """network: the trained weights; history: one EpochMetrics per epoch run; snapshots:
+    epoch -> a copy of each layer's weights (epoch 0: before training), see
+    config.snapshot_epochs; diverged_at: the epoch where training diverged, or None."""
+
     network: Network
     history: list[EpochMetrics] = field(default_factory=list)
     seconds: float = 0.0
-    diverged_at: int | None = None  # the epoch where a weight or the error stopped being finite
+    diverged_at: int | None = None
+    snapshots: dict[int, list[np.ndarray]] = field(default_factory=dict)
 
 
-def new_network(cfg: TrainConfig, n_inputs: int) -> Network:
-    weights = init_weights(n_inputs, N_CLASSES, cfg.init, cfg.seed)
-    bias = np.zeros(N_CLASSES) if cfg.bias else None
-    return Network(weights, bias, cfg.activation, cfg.loss)
+def layer_sizes(cfg: TrainConfig, n_inputs: int) -> list[int]:
+    return [n_inputs, *cfg.hidden, N_CLASSES]
 
 
-def trainable_mask(cfg: TrainConfig, n_inputs: int) -> np.ndarray | None:
-    """(n_inputs, 10) booleans, False where --freeze-inputs/--freeze-outputs freeze a weight."""
-    if not cfg.freeze_inputs and not cfg.freeze_outputs:
-        return None
-    mask = np.ones((n_inputs, N_CLASSES), dtype=bool)
-    mask[parse_spec(cfg.freeze_inputs, n_inputs, "freeze_inputs"), :] = False
-    mask[:, parse_spec(cfg.freeze_outputs, N_CLASSES, "freeze_outputs")] = False
-    return mask
+def build_network(cfg: TrainConfig, n_inputs: int, rng: np.random.RandomState) -> Network:
+    """cfg's network, its weights drawn from rng layer after layer (--init book)."""
+    sizes = layer_sizes(cfg, n_inputs)
+    n = len(sizes) - 1
+    activations = [cfg.hidden_activation] * (n - 1) + [cfg.activation]
+    scales = None if cfg.init == "zeros" else list(cfg.init_scale) * (n // len(cfg.init_scale))
+    return new_network(sizes, activations, cfg.loss, cfg.bias, scales, rng)
+
+
+def trainable_masks(cfg: TrainConfig, sizes: list[int]) -> list[np.ndarray | None]:
+    """One (n_in, n_out) boolean mask per layer, False where a weight never changes; None for
+    a layer that is wholly trainable. --freeze-inputs freezes rows (pixels) of the first layer,
+    --freeze-outputs columns (classes) of the last, --freeze-layers whole layers."""
+    masks: list[np.ndarray | None] = [None] * (len(sizes) - 1)
+
+    def mask(i: int) -> np.ndarray:
+        if masks[i] is None:
+            masks[i] = np.ones((sizes[i], sizes[i + 1]), dtype=bool)
+        return masks[i]  # type: ignore[return-value]
+
+    if cfg.freeze_inputs:
+        mask(0)[parse_spec(cfg.freeze_inputs, sizes[0], "freeze_inputs"), :] = False
+    if cfg.freeze_outputs:
+        mask(len(masks) - 1)[:, parse_spec(cfg.freeze_outputs, sizes[-1], "freeze_outputs")] = False
+    for i in parse_spec(cfg.freeze_layers, len(sizes) - 1, "freeze_layers"):
+        mask(i)[...] = False
+    return masks
+
+
+def tested(cfg: TrainConfig, epoch: int) -> bool:
+    """Whether the test images are evaluated after `epoch` (from 1): 1, 1 + E, ... and the last."""
+    return (epoch - 1) % cfg.eval_every == 0 or epoch == cfg.epochs
+
+
+def dropout_masks(
+    rng: np.random.RandomState, p: float, rows: int, sizes: list[int]
+) -> list[np.ndarray]:
+    """0/1 masks (1: kept), one (rows, size) array per hidden layer, drawn from rng as one
+    (rows, sum of sizes) array. For p = 0.5 this is the book's
+    np.random.randint(2, size=layer_1.shape); otherwise a unit is kept when random() >= p."""
+    shape = (rows, sum(sizes))
+    if p == 0.5:
+        drawn = rng.randint(2, size=shape)
+    else:
+        drawn = (rng.random_sample(shape) >= p).astype(np.int64)
+    return np.split(drawn, np.cumsum(sizes)[:-1], axis=1)
 
 
 def uses_blocked(cfg: TrainConfig) -> bool:
-    """BlockedSGD covers the linear recurrences: per-example, linear, squared error, no L2."""
-    return (cfg.batch_size, cfg.activation, cfg.loss, cfg.l2, cfg.augment) == (
+    """BlockedSGD covers the linear recurrences: one linear layer, per example, squared error."""
+    return not cfg.hidden and (cfg.batch_size, cfg.activation, cfg.loss, cfg.l2, cfg.augment) == (
         1, "linear", "mse", 0.0, "none",
     )  # fmt: skip
+
+
+def uses_gram(cfg: TrainConfig) -> bool:
+    """GramSGD covers every other per-example run without l2 or augmentation."""
+    return not uses_blocked(cfg) and (cfg.batch_size, cfg.l2, cfg.augment) == (1, 0.0, "none")
+
+
+class EpochRunner:
+    """runner(y, alpha): one epoch of cfg's training of `net` on images x (n, n_inputs) with
+    one-hot labels y (n, 10), in place; returns the predictions made before each step, (n, 10),
+    whichever trainer applies. rng: the stream the dropout masks are drawn from."""
+
+    def __init__(
+        self, cfg: TrainConfig, net: Network, x: np.ndarray, rng: np.random.RandomState
+    ) -> None:
+        self.cfg, self.net, self.x, self.rng = cfg, net, x, rng
+        self.hidden = list(cfg.hidden)
+        self.errata = frozenset(cfg.errata)
+        self.trainable = trainable_masks(cfg, layer_sizes(cfg, net.n_inputs))
+        first = self.trainable[0]
+        input_mask = None if first is None else first.any(axis=1)
+        bias_trainable = first is None or bool(first.any())
+        self.blocked = self.gram = None
+        if uses_blocked(cfg):
+            # The bias is the weight of an input that is always 1.
+            xb = x if net.layers[0].bias is None else np.hstack([x, np.ones((len(x), 1))])
+            if input_mask is not None and cfg.bias:
+                input_mask = np.append(input_mask, bias_trainable)
+            self.blocked = BlockedSGD(xb, input_mask)
+        elif uses_gram(cfg):
+            units = net.layers[0].weights.shape[1]
+            self.gram = GramSGD(x, cfg.bias, input_mask, bias_trainable, units)
+
+    def __call__(self, y: np.ndarray, alpha: float) -> np.ndarray:
+        cfg, net = self.cfg, self.net
+        if self.blocked is not None:
+            layer = net.layers[0]
+            first = self.trainable[0]
+            w = layer.weights if layer.bias is None else np.vstack([layer.weights, layer.bias])
+            try:
+                pred = self.blocked.epoch(w, y, alpha, None if first is None else first.any(0))
+            except np.linalg.LinAlgError:  # alpha so large that the block's system overflowed
+                return np.full_like(y, np.nan)
+            if layer.bias is not None:
+                layer.weights, layer.bias = w[:-1], w[-1]
+            return pred + y
+        if self.gram is not None:
+            masks = self._masks(len(y)) if cfg.dropout else None
+            return self.gram.epoch(net, y, alpha, masks, cfg.dropout, self.trainable, self.errata)
+        preds = []
+        step_of_original = 5 if cfg.augment == "shifts" else 1
+        for i, (xb, yb) in enumerate(_batches(cfg, self.x, y)):
+            masks = None
+            if cfg.dropout:
+                masks = self._masks(len(xb) if xb.ndim == 2 else 1)
+                masks = masks if xb.ndim == 2 else [m[0] for m in masks]
+            step = backprop.step(
+                net, xb, yb, alpha, masks=masks, dropout=cfg.dropout,
+                trainable=self.trainable, l2=cfg.l2, errata=self.errata,
+            )  # fmt: skip
+            if i % step_of_original == 0:
+                preds.append(step.pred.reshape(-1, N_CLASSES))
+        return np.concatenate(preds)
+
+    def _masks(self, rows: int) -> list[np.ndarray]:
+        return dropout_masks(self.rng, self.cfg.dropout, rows, self.hidden)
 
 
 def _batches(cfg: TrainConfig, x: np.ndarray, y: np.ndarray) -> Iterator[tuple[np.ndarray, ...]]:
@@ -101,23 +232,14 @@ def _batches(cfg: TrainConfig, x: np.ndarray, y: np.ndarray) -> Iterator[tuple[n
             yield (v[0], yb[0]) if cfg.batch_size == 1 else (v, yb)
 
 
-def _loop_epoch(
-    cfg: TrainConfig,
-    net: Network,
-    x: np.ndarray,
-    y: np.ndarray,
-    alpha: float,
-    mask: np.ndarray | None,
-) -> np.ndarray:
-    """One epoch of gradient_step; returns the predictions made before each step, (steps, 10),
-    for the unshifted images only."""
-    preds = []
-    step_of_original = 5 if cfg.augment == "shifts" else 1
-    for i, (xb, yb) in enumerate(_batches(cfg, x, y)):
-        step = gradient_step(net, xb, yb, alpha, cfg.l2, mask)
-        if i % step_of_original == 0:
-            preds.append(step.pred.reshape(-1, N_CLASSES))
-    return np.concatenate(preds)
+def _diverged(net: Network, m: EpochMetrics, untrained_error: float) -> bool:
+    """A weight or the train error no longer finite, or the error DIVERGENCE_FACTOR times the
+    untrained network's: the weights are running away."""
+    if not math.isfinite(m.train_error):
+        return True
+    if not all(np.isfinite(layer.weights).all() for layer in net.layers):
+        return True
+    return m.train_error > DIVERGENCE_FACTOR * untrained_error
 
 
 def train(
@@ -127,50 +249,43 @@ def train(
 ) -> TrainResult:
     """Train a network as `cfg` says on `data`; call `on_epoch` after every epoch.
 
-    Stops early, with result.diverged_at set, when a weight or the error is no longer finite.
+    One np.random.RandomState(cfg.seed) draws the initial weights, layer after layer, then the
+    dropout masks, step after step (as the book's np.random.seed(1) does). Stops early, with
+    result.diverged_at set, when training diverges (_diverged).
     """
-    n_inputs = data.x_train.shape[1]
-    net = new_network(cfg, n_inputs)
+    rng = np.random.RandomState(cfg.seed)
+    net = build_network(cfg, data.x_train.shape[1], rng)
     y = one_hot(data.labels_train)
-    mask = trainable_mask(cfg, n_inputs)
+    run_epoch = EpochRunner(cfg, net, data.x_train, rng)
+    keep = set(snapshot_epochs(cfg))
     result = TrainResult(net)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        untrained_error = squared_error(net.predict(data.x_train), data.labels_train)
+    if 0 in keep:
+        result.snapshots[0] = [layer.weights.copy() for layer in net.layers]
     started = time.perf_counter()
-
-    blocked = None
-    if uses_blocked(cfg):
-        # The bias is the weight of an input that is always 1.
-        x = data.x_train if net.bias is None else np.hstack([data.x_train, np.ones((len(y), 1))])
-        input_mask = None if mask is None else mask.any(axis=1)
-        output_mask = None if mask is None else mask.any(axis=0)
-        if input_mask is not None and net.bias is not None:
-            input_mask = np.append(input_mask, True)
-        blocked = BlockedSGD(x, input_mask)
 
     for epoch in range(1, cfg.epochs + 1):
         alpha = cfg.alpha_at(epoch)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            if blocked is not None:
-                w = net.weights if net.bias is None else np.vstack([net.weights, net.bias])
-                pred = blocked.epoch(w, y, alpha, output_mask) + y
-                if net.bias is not None:
-                    net.weights, net.bias = w[:-1], w[-1]
-            else:
-                pred = _loop_epoch(cfg, net, data.x_train, y, alpha, mask)
+            pred = run_epoch(y, alpha)
             metrics = EpochMetrics(
                 epoch,
                 alpha,
                 squared_error(pred, data.labels_train),
                 accuracy(pred, data.labels_train),
             )
-            finite = np.isfinite(net.weights).all() and np.isfinite(metrics.train_error)
-            if finite and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
+            diverged = _diverged(net, metrics, untrained_error)
+            if not diverged and tested(cfg, epoch):
                 test = evaluate(net, data.x_test, data.labels_test)
                 metrics.test_error, metrics.test_accuracy = test.error, test.accuracy
         metrics.seconds = time.perf_counter() - started
         result.history.append(metrics)
-        if not finite:
+        if diverged:
             result.diverged_at = epoch
             break
+        if epoch in keep:
+            result.snapshots[epoch] = [layer.weights.copy() for layer in net.layers]
         if on_epoch:
             on_epoch(metrics)
     result.seconds = time.perf_counter() - started

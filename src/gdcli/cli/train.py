@@ -12,11 +12,13 @@ from gdcli.config import (
     ACTIVATIONS,
     AUGMENTATIONS,
     DEFAULTS,
+    HIDDEN_ACTIVATIONS,
     INITS,
     KEYS,
     LOSSES,
     TrainConfig,
     make_config,
+    parse_list,
 )
 from gdcli.datasets import DATASETS, get_dataset, resolve_data_dir
 from gdcli.errors import GdcliError, UsageError
@@ -46,7 +48,7 @@ def _metrics_lines(history: list[EpochMetrics], diverged_at: int | None) -> str:
     diverged says so in "status" (its non-finite figures are null)."""
     lines = []
     for m in history:
-        line = {k: v for k, v in vars(m).items() if v is not None}
+        line = m.to_json()
         if m.epoch == diverged_at:
             line["status"] = "diverged"
         lines.append(to_json(line) + "\n")
@@ -125,7 +127,8 @@ def train_cmd(
         key_option("loss", "mse: squared error; softmax: cross-entropy.", "|".join(LOSSES)),
     ] = None,
     bias: Annotated[
-        bool | None, key_option("bias", "A bias per output, from 0.", flag="--bias/--no-bias")
+        bool | None,
+        key_option("bias", "A bias per unit of every layer, from 0.", flag="--bias/--no-bias"),
     ] = None,
     l2: Annotated[
         float | None, key_option("l2", "Weight decay: adds L * W to each weight delta.", "L")
@@ -149,6 +152,42 @@ def train_cmd(
             "augment", "shifts: each image then its four one-pixel shifts.", "|".join(AUGMENTATIONS)
         ),
     ] = None,
+    hidden: Annotated[
+        str | None,
+        key_option("hidden", "Hidden layer sizes, input side first, e.g. 40 or 128,64.", "SIZES"),
+    ] = None,
+    hidden_activation: Annotated[
+        str | None,
+        key_option(
+            "hidden_activation", "Activation of the hidden layers.", "|".join(HIDDEN_ACTIVATIONS)
+        ),
+    ] = None,
+    dropout: Annotated[
+        float | None,
+        key_option("dropout", "Probability a hidden unit is dropped in training, in [0, 1).", "P"),
+    ] = None,
+    init_scale: Annotated[
+        str | None,
+        key_option(
+            "init_scale", "Initial weights uniform in [-s, s), per layer, e.g. 0.01,0.1.", "S"
+        ),
+    ] = None,
+    freeze_layers: Annotated[
+        str | None,
+        key_option(
+            "freeze_layers", "Layers whose weights never change, e.g. 0 (the first).", "SPEC"
+        ),
+    ] = None,
+    snapshots: Annotated[
+        str | None,
+        key_option(
+            "snapshots", "Epochs whose weights are kept: auto, none or e.g. 0,1,10.", "SPEC"
+        ),
+    ] = None,
+    errata: Annotated[
+        str | None,
+        key_option("errata", "The book's errata to reproduce, e.g. relu2deriv.", "NAMES"),
+    ] = None,
     out: Annotated[
         Path, option("--out", help="Weights file to write.", default="weights.npz", metavar="FILE")
     ] = Path("weights.npz"),
@@ -163,6 +202,9 @@ def train_cmd(
     time by default; a live bar and the book's log lines on stderr; a summary on stdout."""
     given = {k: v for k, v in locals().items() if k in KEYS}
     given["alpha"] = _parse_alpha(alpha)
+    given["hidden"] = parse_list(hidden, int, "hidden")
+    given["init_scale"] = parse_list(init_scale, float, "init_scale")
+    given["errata"] = parse_list(errata, str, "errata")
     cfg = make_config(config, given)
     _check_outputs(out, metrics)
     err = stderr_console(quiet)
@@ -172,7 +214,7 @@ def train_cmd(
     with TrainDisplay(err, cfg.epochs) as display:
 
         def on_epoch(m: EpochMetrics) -> None:
-            display.epoch(m.epoch, m.train_error, m.train_accuracy, m.test_error, m.test_accuracy)
+            display.epoch(m)
 
         result = train_network(cfg, data, on_epoch)
 
@@ -185,7 +227,7 @@ def train_cmd(
             print_json({"status": "diverged", **summary, "weights": None})
         raise GdcliError(
             f"training diverged at epoch {result.diverged_at} (alpha {cfg.alpha:g}): "
-            "a weight or the error is no longer finite; no weights written",
+            "the error exploded or stopped being finite; no weights written",
             hint=f"try a smaller alpha, e.g. --alpha {cfg.alpha / 10:g}",
         )
 

@@ -49,11 +49,12 @@ def visualize_cmd(
         raise UsageError("--digits names no digit")
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out-dir {out_dir} exists and is not a folder")
-    s = heatmap.symmetric_scale(net.weights)
+    weights = net.layers[0].weights  # the first layer: one 28x28 image per unit it feeds
+    s = heatmap.symmetric_scale(weights)
     written = []
     tiles = []
     for d in chosen:
-        column = net.weights[:, d]
+        column = weights[:, d]
         tile = heatmap.digit_image(column, s, colormap.value, scale)
         tiles.append(tile)
         if fmt in (ImageFormat.png, ImageFormat.both):

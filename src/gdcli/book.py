@@ -1,0 +1,46 @@
+"""What it takes to print the book's MNIST numbers: its errata, and its log line.
+
+The listings of chapters 8 and 9 have mistakes that change the numbers they print. gdcli's own
+training does the mathematics; each mistake is also a named erratum that a config can turn on
+(key `errata`), and only the book's configs (configs/book-*.toml) do.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gdcli.train import EpochMetrics
+
+RELU2DERIV = "relu2deriv"
+DROPOUT_DERIV = "dropout-deriv"
+BATCH_REPEAT = "batch-repeat"
+BATCH_SQUARED = "batch-squared"
+
+ERRATA = {
+    RELU2DERIV: "relu's derivative is `output >= 0`, true for every relu output (chapter 8): "
+    "the hidden delta is never gated; the derivative is 1 where output > 0, else 0",
+    DROPOUT_DERIV: "through dropout, the derivative is taken from the doubled output and the "
+    "delta multiplied by the 0/1 mask (chapters 8, 9); the chain rule through "
+    "out = 2 * mask * f(h) gives f'(h) * 2 * mask",
+    BATCH_REPEAT: "the chapter-8 batch listing steps inside its per-example accuracy loop: "
+    "batch_size updates per batch from one forward pass, each layer's delta from the weights "
+    "above as they were just updated; the mathematics is one update per batch",
+    BATCH_SQUARED: "the chapter-9 listing divides the output delta by batch_size * batch_size; "
+    "the gradient of the mean over the batch divides it by batch_size",
+}
+
+
+def log_line(m: EpochMetrics) -> str:
+    """An epoch's figures as the book's listings print them, e.g.
+    " I:0 Train-Err:0.722 Train-Acc:0.537 Test-Err:0.601 Test-Acc:0.6488" (chapter 8's first
+    listing; the others print the same figures in other orders).
+
+    I is the book's iteration, counted from 0 (epoch - 1); errors are cut to 5 characters as
+    the book's str(error)[0:5]; accuracies are the book's str(correct / n). The test figures
+    appear only for an epoch that was tested.
+    """
+    line = f" I:{m.epoch - 1} Train-Err:{str(m.train_error)[0:5]} Train-Acc:{m.train_accuracy}"
+    if m.test_accuracy is not None:
+        line += f" Test-Err:{str(m.test_error)[0:5]} Test-Acc:{m.test_accuracy}"
+    return line
