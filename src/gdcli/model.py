@@ -1,11 +1,17 @@
-"""The network of chapter 5: one layer of weights from inputs to outputs, and its gradient step.
+"""STAND-IN for C1's layered model (API.md): Layer/Network with forward/predict/scores.
+
+Written by C3 (h-wfile) only so the weights file, evaluate, predict and explain can be built
+and tested against the API.md interface before C1's model.py lands; the lead replaces this
+file by C1's version. The old one-layer constructor Network(weights, bias, activation, loss)
+and the .weights/.bias/.activation properties are kept here only so the 0.1 trainer and
+examples still run in this worktree; gdcli code written for 0.2 uses net.layers.
+
+The network of chapter 5: one layer of weights from inputs to outputs, and its gradient step.
 
     pred          = x @ weights (+ bias), through the output function
     delta         = pred - true (times pred * (1 - pred) for a sigmoid output)
     weight_deltas = outer(x, delta)
     weights      -= alpha * weight_deltas
-
-The MNIST trainer and the chapter's toy examples (3 inputs, 1 input, 3x3) share this code.
 """
 
 from __future__ import annotations
@@ -14,36 +20,101 @@ from dataclasses import dataclass
 
 import numpy as np
 
+ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
+LOSSES = ("mse", "softmax")
+
+
+def activate(h: np.ndarray, activation: str) -> np.ndarray:
+    if activation == "relu":
+        return np.maximum(h, 0.0)
+    if activation == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-h))
+    if activation == "tanh":
+        return np.tanh(h)
+    return h
+
 
 @dataclass
-class Network:
-    """A linear layer.
-
-    weights: (n_inputs, n_outputs) float64, one column per output (the book's layout).
-    bias: (n_outputs,) float64 or None.
-    activation: "linear" or "sigmoid" output. loss: "mse" or "softmax" (softmax output,
-    cross-entropy loss).
-    """
+class Layer:
+    """weights (n_in, n_out) float64, one column per output unit; bias (n_out,) or None."""
 
     weights: np.ndarray
     bias: np.ndarray | None = None
     activation: str = "linear"
-    loss: str = "mse"
 
-    def scores(self, x: np.ndarray) -> np.ndarray:
-        """The weighted sums: x (..., n_inputs) -> (..., n_outputs)."""
+    def weighted_sums(self, x: np.ndarray) -> np.ndarray:
         h = x @ self.weights
         return h if self.bias is None else h + self.bias
 
+
+class Network:
+    """Layers from input to output; loss "mse" or "softmax" (softmax output, cross-entropy)."""
+
+    def __init__(
+        self,
+        layers: list[Layer] | np.ndarray,
+        bias: np.ndarray | None = None,
+        activation: str = "linear",
+        loss: str = "mse",
+    ) -> None:
+        if isinstance(layers, np.ndarray):  # stand-in only: the 0.1 one-layer constructor
+            layers = [Layer(layers, bias, activation)]
+        self.layers: list[Layer] = list(layers)
+        self.loss = loss
+
+    @property
+    def n_inputs(self) -> int:
+        return self.layers[0].weights.shape[0]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.layers[-1].weights.shape[1]
+
+    def forward(self, x: np.ndarray) -> list[np.ndarray]:
+        """[x, layer 1 output, ..., network output]; x (..., n_in)."""
+        outs = [x]
+        for layer in self.layers:
+            outs.append(activate(layer.weighted_sums(outs[-1]), layer.activation))
+        return outs
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """(..., n_outputs): the last layer's weighted sums (+ bias), before its activation."""
+        hidden = self.forward_hidden(x)
+        return self.layers[-1].weighted_sums(hidden)
+
+    def forward_hidden(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers[:-1]:
+            x = activate(layer.weighted_sums(x), layer.activation)
+        return x
+
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """The outputs: x (..., n_inputs) -> (..., n_outputs)."""
+        """(..., n_outputs): the network's output (softmax'd if loss softmax)."""
         h = self.scores(x)
         if self.loss == "softmax":
             e = np.exp(h - h.max(axis=-1, keepdims=True))
             return e / e.sum(axis=-1, keepdims=True)
-        if self.activation == "sigmoid":
-            return 1.0 / (1.0 + np.exp(-h))
-        return h
+        return activate(h, self.layers[-1].activation)
+
+    # --- stand-in only: the 0.1 one-layer interface used by the 0.1 trainer and examples ---
+    @property
+    def weights(self) -> np.ndarray:
+        return self.layers[0].weights
+
+    @weights.setter
+    def weights(self, value: np.ndarray) -> None:
+        self.layers[0].weights = value
+
+    @property
+    def bias(self) -> np.ndarray | None:
+        return self.layers[0].bias
+
+    @bias.setter
+    def bias(self, value: np.ndarray | None) -> None:
+        self.layers[0].bias = value
+
+    @property
+    def activation(self) -> str:
+        return self.layers[0].activation
 
     def error_term(self, pred: np.ndarray, true: np.ndarray) -> np.ndarray:
         """delta: the gradient of the loss with respect to the weighted sums."""
