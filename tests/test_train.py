@@ -125,9 +125,9 @@ def test_cli_train_json_metrics_and_weights_file(tmp_path, data_dir):
     # tested after epochs 1, 11 (the book's iterations 0 and 10) and the last
     assert [m["epoch"] for m in lines if "test_accuracy" in m] == [1, 11, 20]
 
-    with np.load(tmp_path / "weights.npz", allow_pickle=False) as npz:
-        assert npz["weights"].shape == (784, 10) and npz["weights"].dtype == np.float64
-        assert "bias" not in npz.files
+    with np.load(tmp_path / "weights.npz", allow_pickle=False) as npz:  # format 2
+        assert npz["weights_0"].shape == (784, 10) and npz["weights_0"].dtype == np.float64
+        assert "bias_0" not in npz.files
         meta = json.loads(str(npz["meta"]))
     assert meta["config"]["alpha"] == 0.01 and meta["config"]["epochs"] == 20
     assert meta["dataset"]["sha256"]["train-images-idx3-ubyte"].startswith("ba891046")
@@ -141,7 +141,7 @@ def test_cli_config_file_and_options_win(tmp_path, data_dir):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["epochs"] == 2
     with np.load(tmp_path / "weights.npz") as npz:
-        assert "bias" in npz.files and json.loads(str(npz["meta"]))["config"]["alpha"] == 0.005
+        assert "bias_0" in npz.files and json.loads(str(npz["meta"]))["config"]["alpha"] == 0.005
 
 
 def test_book_config_is_the_default():

@@ -1,102 +1,435 @@
-"""The weights file: an .npz with `weights`, `bias` when used, and `meta`, a JSON string;
-a network with hidden layers has `weights_0`, `bias_0`, `weights_1`, ... instead.
+"""The weights file: a network's layers, its training history and snapshots, in one .npz.
 
-Written atomically; read without unpickling.
+Format 2 (gdcli 0.2), a zip of .npy members, deflated:
+
+    weights_<i>   (n_in, n_out) float64    layer i's weights, i = 0 for the input layer
+    bias_<i>      (n_out,) float64         layer i's bias, when it has one
+    snapshot_<i>  (n_snap, n_in, n_out) float32   layer i's weights at meta["snapshot_epochs"]
+    meta          0-d unicode string       JSON: format, layers, loss, history, snapshot_epochs,
+                                           gdcli_version, config, metrics, dataset
+
+Format 1 (gdcli 0.1): `weights` (784, 10), `bias` (10,) when used, `meta` (JSON with
+config.activation and config.loss); it loads as a one-layer network without history.
+
+Reading never unpickles and never trusts the file: every member's size comes from its zip
+entry and .npy header and is checked before a byte of it is decompressed, and every member's
+shape and dtype and every meta field's type are checked before they are used.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
+import re
 import zipfile
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from gdcli.atomic import atomic_path
-from gdcli.datasets import N_CLASSES, N_PIXELS
+from gdcli.config import DEFAULTS, KEYS
+from gdcli.datasets import DATASETS, N_CLASSES, N_PIXELS
 from gdcli.errors import GdcliError, UsageError
-from gdcli.model import Layer, Network
+from gdcli.model import ACTIVATIONS, Layer, Network
+
+FORMAT = 2
+# What a file may hold once decompressed, all members together. A 784-1024-1024-10 network
+# with eleven snapshots needs 170 MB; a crafted member claiming more is refused unread.
+MAX_BYTES = 1_000_000_000
+MAX_META_BYTES = 64 << 20  # the meta string as stored (UTF-32: 16 M characters)
+MAX_LAYERS = 64
+LOSSES = ("mse", "softmax")
+HISTORY_NUMBERS = ("alpha", "train_error", "train_accuracy", "test_error", "test_accuracy",
+                   "seconds")  # fmt: skip
+# meta keys that describe the file's structure: kept out of WeightsFile.meta on reading
+STRUCTURE = ("layers", "loss", "history", "snapshot_epochs")
 
 
-def save(path: Path, net: Network, meta: dict[str, Any]) -> None:
-    """Write `net` and `meta` (JSON-able) to `path` atomically."""
-    arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta))}
-    for i, layer in enumerate(net.layers):
-        suffix = "" if len(net.layers) == 1 else f"_{i}"
-        arrays["weights" + suffix] = layer.weights
+@dataclass
+class WeightsFile:
+    """A network with what is known about how it was trained.
+
+    meta: gdcli_version, config (the TrainConfig as a dict), metrics (summary), dataset
+    {name, sha256}; on reading also "format" (1 or 2).
+    history: one dict per epoch (epoch, alpha, train_error, train_accuracy, test_error,
+    test_accuracy, seconds); [] when the file has none.
+    snapshots: epoch -> each layer's weights (n_in, n_out) at the end of that epoch (0: before
+    training), float32; {} when the file has none.
+    """
+
+    network: Network
+    meta: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    snapshots: dict[int, list[np.ndarray]] = field(default_factory=dict)
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def save(path: Path, wf: WeightsFile) -> None:
+    """Write `wf` to `path` in format 2, atomically (a temporary file renamed into place)."""
+    layers = wf.network.layers
+    arrays: dict[str, np.ndarray] = {}
+    for i, layer in enumerate(layers):
+        arrays[f"weights_{i}"] = np.asarray(layer.weights, dtype=np.float64)
         if layer.bias is not None:
-            arrays["bias" + suffix] = layer.bias
+            arrays[f"bias_{i}"] = np.asarray(layer.bias, dtype=np.float64)
+    epochs = sorted(wf.snapshots)
+    for i, layer in enumerate(layers):
+        if epochs:
+            stack = [np.asarray(wf.snapshots[e][i], dtype=np.float32) for e in epochs]
+            if any(s.shape != layer.weights.shape for s in stack):
+                raise ValueError(f"snapshot of layer {i} does not have its weights' shape")
+            arrays[f"snapshot_{i}"] = np.stack(stack)
+    meta = {
+        **wf.meta,
+        "format": FORMAT,
+        "layers": [{"activation": layer.activation} for layer in layers],
+        "loss": wf.network.loss,
+        "history": [_json_safe(h) for h in wf.history],
+        "snapshot_epochs": [int(e) for e in epochs],
+    }
+    arrays["meta"] = np.array(json.dumps(_json_safe(meta), allow_nan=False))
     with atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays)
+        np.savez_compressed(f, **arrays)
 
 
-def load(path: Path) -> tuple[Network, dict[str, Any]]:
-    """Read a weights file: (Network with its activation and loss, meta dict).
+def _json_safe(value: Any) -> Any:
+    """Non-finite floats become None (JSON has no NaN); numpy scalars become Python's."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
-    A missing file is a UsageError (exit 2); one that is not a gdcli weights file, holds a
-    pickled object or has weights of the wrong shape is a GdcliError (exit 1).
+
+# --- reading -------------------------------------------------------------------------------
+
+
+class _Bad(Exception):
+    """A fault in the file; load() turns it into one GdcliError line naming the file."""
+
+
+def load(path: Path) -> WeightsFile:
+    """Read and check a weights file of format 1 or 2.
+
+    A missing file is a UsageError (exit 2); anything wrong inside the file (not a zip, a
+    pickled or oversized member, a bad meta field, layers that do not chain, non-float or
+    non-finite weights) is a GdcliError (exit 1) whose one line names the file and the fault.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise UsageError(
             f"no weights file at {path}", hint="train one first with `gdcli train` (--out PATH)"
         )
-    if not zipfile.is_zipfile(path):  # np.load would call any non-zip file "pickled data"
-        raise GdcliError(f"{path}: not a valid .npz weights file (not a zip archive)")
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder, not a weights file")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            meta = json.loads(str(npz["meta"])) if "meta" in npz.files else {}
-            if "weights_0" in npz.files:
-                return _load_layers(path, npz, meta), meta
-            if "weights" not in npz.files:
-                raise GdcliError(f"{path}: not a gdcli weights file (no 'weights' array)")
-            weights = npz["weights"]
-            bias = npz["bias"] if "bias" in npz.files else None
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise GdcliError(f"{path}: holds a pickled object; refusing to load it") from exc
-        raise GdcliError(f"{path}: not a valid .npz weights file ({exc})") from exc
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise GdcliError(f"{path}: not a valid .npz weights file ({exc})") from exc
-    if weights.shape != (N_PIXELS, N_CLASSES) or not np.issubdtype(weights.dtype, np.floating):
-        raise GdcliError(
-            f"{path}: weights of shape {weights.shape} ({weights.dtype}), "
-            f"expected ({N_PIXELS}, {N_CLASSES}) floats"
+        with zipfile.ZipFile(path) as zf:
+            return _read(zf)
+    except _Bad as exc:
+        raise GdcliError(f"{path}: {exc}") from None
+    except zipfile.BadZipFile as exc:
+        raise GdcliError(f"{path}: not a valid .npz weights file ({exc})") from None
+    except (OSError, EOFError, zlib.error) as exc:  # unreadable, truncated, corrupt deflate
+        raise GdcliError(f"{path}: cannot read it ({exc})") from None
+
+
+def _read(zf: zipfile.ZipFile) -> WeightsFile:
+    members = _members(zf)
+    meta = _read_meta(zf, members["meta"]) if "meta" in members else {}
+    fmt = meta.get("format", 1 if "weights" in members else FORMAT)
+    if not _is_int(fmt) or fmt < 1:
+        raise _Bad(f"meta.format must be a whole number >= 1, got {_short(fmt)}")
+    if fmt > FORMAT:
+        raise _Bad(f"written by a newer gdcli (weights file format {fmt}; this one reads 1 and 2)")
+    _check_common_meta(meta)
+    if fmt == 1:
+        return _read_format_1(zf, members, meta)
+    return _read_format_2(zf, members, meta)
+
+
+def _members(zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """name (without .npy) -> zip entry, for the members gdcli reads; sizes checked."""
+    out: dict[str, zipfile.ZipInfo] = {}
+    wanted = re.compile(r"(weights|bias|meta|(weights|bias|snapshot)_\d{1,2})")
+    for info in zf.infolist():
+        name = info.filename.removesuffix(".npy")
+        if not wanted.fullmatch(name):
+            continue  # not ours: never read
+        if name in out:
+            raise _Bad(f"holds two members named {name!r}")
+        if info.flag_bits & 0x1:
+            raise _Bad(f"member {name!r} is encrypted")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise _Bad(f"member {name!r} is compressed with method {info.compress_type}; "
+                       "numpy writes stored or deflated members")  # fmt: skip
+        out[name] = info
+    total = sum(info.file_size for info in out.values())
+    if total > MAX_BYTES:
+        raise _Bad(
+            f"its arrays would take {_mb(total)} once decompressed; "
+            f"gdcli reads weights files of at most {_mb(MAX_BYTES)}"
         )
-    if bias is not None and bias.shape != (N_CLASSES,):
-        raise GdcliError(f"{path}: bias of shape {bias.shape}, expected ({N_CLASSES},)")
-    config = meta.get("config", {})
-    layer = Layer(
-        weights.astype(np.float64),
-        None if bias is None else bias.astype(np.float64),
-        activation=config.get("activation", "linear"),
-    )
-    return Network([layer], loss=config.get("loss", "mse")), meta
+    if "weights" not in out and "weights_0" not in out:
+        raise _Bad("not a gdcli weights file (no 'weights' or 'weights_0' array)")
+    return out
 
 
-def _load_layers(path: Path, npz: Any, meta: dict[str, Any]) -> Network:
-    """weights_0, bias_0, weights_1, ...: a network with hidden layers."""
+def _open_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[IO[bytes], np.dtype, tuple]:
+    """Open a member and read its .npy header: (stream at the data, dtype, shape).
+
+    Checks, before any data is read, that it is an .npy array (not raw or pickled bytes) of a
+    plain dtype, and that the header's size agrees with the zip entry's.
+    """
+    f = zf.open(info)
+    try:
+        dtype, shape = _npy_header(f, info)
+    except BaseException:
+        f.close()
+        raise
+    return f, dtype, shape
+
+
+def _npy_header(f: IO[bytes], info: zipfile.ZipInfo) -> tuple[np.dtype, tuple]:
+    name = info.filename.removesuffix(".npy")
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    except (ValueError, EOFError, SyntaxError, TypeError) as exc:
+        raise _Bad(f"member {name!r} is not a numpy array ({_short(str(exc), 60)})") from None
+    if dtype.hasobject:
+        raise _Bad(f"member {name!r} holds a pickled object; refusing to load it")
+    if fortran and len(shape) > 1:
+        raise _Bad(f"member {name!r} is stored in Fortran order; gdcli writes C order")
+    nbytes, stored = math.prod(shape) * dtype.itemsize, info.file_size - f.tell()
+    if nbytes != stored:
+        raise _Bad(
+            f"member {name!r}: its header says {nbytes} bytes of data, its zip entry "
+            f"{stored} (a corrupt or crafted file)"
+        )
+    return dtype, shape
+
+
+def _read_floats(zf: zipfile.ZipFile, info: zipfile.ZipInfo, ndim: int) -> np.ndarray:
+    """A member holding `ndim`-dimensional finite floats, as float64 (snapshots: float32)."""
+    name = info.filename.removesuffix(".npy")
+    f, dtype, shape = _open_array(zf, info)
+    with f:
+        if dtype.kind != "f":
+            raise _Bad(f"member {name!r} holds {dtype} values; gdcli reads floats")
+        if len(shape) != ndim or 0 in shape:
+            raise _Bad(f"member {name!r} has shape {shape}; expected {ndim} dimensions >= 1")
+        data = f.read(math.prod(shape) * dtype.itemsize)
+    a = np.frombuffer(data, dtype=dtype).reshape(shape)
+    a = a.astype(np.float32 if name.startswith("snapshot") else np.float64)
+    if not np.isfinite(a).all():
+        raise _Bad(f"member {name!r} holds NaN or infinite values")
+    return a
+
+
+def _read_meta(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict[str, Any]:
+    f, dtype, shape = _open_array(zf, info)
+    with f:
+        if dtype.kind not in "US" or shape != ():
+            raise _Bad(f"meta must be one string, got {dtype} of shape {shape}")
+        if info.file_size > MAX_META_BYTES:
+            raise _Bad(f"meta of {_mb(info.file_size)}, more than {_mb(MAX_META_BYTES)}")
+        raw = np.frombuffer(f.read(dtype.itemsize), dtype=dtype)[0]
+    try:
+        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        # NaN/Infinity are not JSON; a file that has them gets None, as gdcli writes them
+        meta = json.loads(text, parse_constant=lambda _: None)
+    except (ValueError, RecursionError) as exc:
+        raise _Bad(f"meta is not valid JSON ({_short(str(exc), 60)})") from None
+    if not isinstance(meta, dict):
+        raise _Bad(f"meta must be a JSON object, got a {_json_kind(meta)}")
+    return meta
+
+
+def _read_format_1(
+    zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], meta: dict[str, Any]
+) -> WeightsFile:
     config = meta.get("config", {})
+    activation = config.get("activation", "linear")
+    loss = config.get("loss", "mse")
+    _expect("meta.config.activation", activation in ("linear", "sigmoid"), "linear or sigmoid",
+            activation)  # fmt: skip
+    _expect("meta.config.loss", loss in LOSSES, " or ".join(LOSSES), loss)
+    weights = _read_floats(zf, members["weights"], 2)
+    bias = _read_floats(zf, members["bias"], 1) if "bias" in members else None
+    net = Network([Layer(weights, bias, activation)], loss=loss)
+    _check_network(net)
+    return WeightsFile(net, {**meta, "format": 1})
+
+
+def _read_format_2(
+    zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], meta: dict[str, Any]
+) -> WeightsFile:
+    specs = meta.get("layers")
+    ok = isinstance(specs, list) and 1 <= len(specs) <= MAX_LAYERS
+    _expect("meta.layers", ok, f"a list of 1 to {MAX_LAYERS} layers", specs)
+    loss = meta.get("loss", "mse")
+    _expect("meta.loss", loss in LOSSES, " or ".join(LOSSES), loss)
     layers = []
-    while f"weights_{len(layers)}" in npz.files:
-        i = len(layers)
-        weights = npz[f"weights_{i}"]
-        bias = npz[f"bias_{i}"] if f"bias_{i}" in npz.files else None
-        n_in = N_PIXELS if i == 0 else layers[-1].weights.shape[1]
-        if weights.ndim != 2 or weights.shape[0] != n_in:
-            raise GdcliError(f"{path}: weights_{i} of shape {weights.shape}, expected {n_in} rows")
-        if bias is not None and bias.shape != (weights.shape[1],):
-            raise GdcliError(f"{path}: bias_{i} of shape {bias.shape}")
-        last = f"weights_{i + 1}" not in npz.files
-        activation = config.get("activation" if last else "hidden_activation", "linear")
-        layers.append(
-            Layer(
-                weights.astype(np.float64),
-                None if bias is None else bias.astype(np.float64),
-                activation,
+    for i, spec in enumerate(specs):
+        _expect(f"meta.layers[{i}]", isinstance(spec, dict), "an object", spec)
+        activation = spec.get("activation", "linear")
+        _expect(f"meta.layers[{i}].activation", activation in ACTIVATIONS,
+                f"one of {', '.join(ACTIVATIONS)}", activation)  # fmt: skip
+        if f"weights_{i}" not in members:
+            raise _Bad(f"meta names {len(specs)} layers but there is no 'weights_{i}' array")
+        weights = _read_floats(zf, members[f"weights_{i}"], 2)
+        bias = _read_floats(zf, members[f"bias_{i}"], 1) if f"bias_{i}" in members else None
+        layers.append(Layer(weights, bias, activation))
+    if f"weights_{len(specs)}" in members:
+        raise _Bad(f"holds more weight arrays than the {len(specs)} layers meta names")
+    net = Network(layers, loss=loss)
+    _check_network(net)
+    history = _check_history(meta.get("history", []))
+    snapshots = _read_snapshots(zf, members, meta.get("snapshot_epochs", []), net)
+    rest = {k: v for k, v in meta.items() if k not in STRUCTURE}
+    return WeightsFile(net, rest, history, snapshots)
+
+
+def _read_snapshots(
+    zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], epochs: Any, net: Network
+) -> dict[int, list[np.ndarray]]:
+    ok = isinstance(epochs, list) and all(_is_int(e) and e >= 0 for e in epochs)
+    ok = ok and all(a < b for a, b in itertools.pairwise(epochs))
+    _expect("meta.snapshot_epochs", ok, "a rising list of epochs >= 0", epochs)
+    if not epochs:
+        return {}
+    stacks = []
+    for i, layer in enumerate(net.layers):
+        if f"snapshot_{i}" not in members:
+            raise _Bad(f"meta names snapshots but there is no 'snapshot_{i}' array")
+        stack = _read_floats(zf, members[f"snapshot_{i}"], 3)
+        if stack.shape != (len(epochs), *layer.weights.shape):
+            raise _Bad(
+                f"snapshot_{i} has shape {stack.shape}; expected "
+                f"{(len(epochs), *layer.weights.shape)} (epochs, layer {i}'s weights)"
             )
-        )
-    if layers[-1].weights.shape[1] != N_CLASSES:
-        raise GdcliError(f"{path}: {layers[-1].weights.shape[1]} outputs, expected {N_CLASSES}")
-    return Network(layers, loss=config.get("loss", "mse"))
+        stacks.append(stack)
+    return {e: [s[k] for s in stacks] for k, e in enumerate(epochs)}
+
+
+# --- checks --------------------------------------------------------------------------------
+
+
+def _check_network(net: Network) -> None:
+    """784 inputs, 10 outputs, each layer's outputs the next one's inputs, biases that fit."""
+    first = net.layers[0].weights
+    if first.shape[0] != N_PIXELS:
+        raise _Bad(f"weights of shape {first.shape}: the first layer must take {N_PIXELS} pixels")
+    for i, layer in enumerate(net.layers):
+        n_out = layer.weights.shape[1]
+        if i + 1 < len(net.layers) and net.layers[i + 1].weights.shape[0] != n_out:
+            raise _Bad(
+                f"layers do not chain: layer {i} is {_dims(layer.weights)}, "
+                f"layer {i + 1} is {_dims(net.layers[i + 1].weights)}"
+            )
+        if layer.bias is not None and layer.bias.shape != (n_out,):
+            raise _Bad(f"bias of layer {i} has shape {layer.bias.shape}, expected ({n_out},)")
+    last = net.layers[-1].weights
+    if last.shape[1] != N_CLASSES:
+        raise _Bad(f"weights of shape {last.shape}: the last layer must give {N_CLASSES} outputs")
+
+
+def _check_history(history: Any) -> list[dict[str, Any]]:
+    _expect("meta.history", isinstance(history, list), "a list", history)
+    for n, h in enumerate(history):
+        where = f"meta.history[{n}]"
+        _expect(where, isinstance(h, dict), "an object", h)
+        epoch = h.get("epoch")
+        _expect(f"{where}.epoch", _is_int(epoch) and epoch >= 1, "a whole number >= 1", epoch)
+        for key in HISTORY_NUMBERS:
+            v = h.get(key)
+            _expect(f"{where}.{key}", v is None or _is_number(v), "a number or null", v)
+    return history
+
+
+def _check_common_meta(meta: dict[str, Any]) -> None:
+    """The fields every command may read, in both formats: types first, then ranges."""
+    version = meta.get("gdcli_version", "")
+    _expect("meta.gdcli_version", isinstance(version, str), "a string", version)
+    config = meta.get("config", {})
+    _expect("meta.config", isinstance(config, dict), "an object", config)
+    for key, value in config.items():
+        if key in KEYS:
+            _check_config_value(key, value)
+    dataset = config.get("dataset", DEFAULTS.dataset)
+    _expect("meta.config.dataset", dataset in DATASETS, f"one of {', '.join(DATASETS)}", dataset)
+    n_train = config.get("n_train", DEFAULTS.n_train)
+    _expect("meta.config.n_train", n_train >= 1, "a whole number >= 1", n_train)
+    metrics = meta.get("metrics", {})
+    _expect("meta.metrics", isinstance(metrics, dict), "an object", metrics)
+    for key, value in metrics.items():
+        ok = value is None or _is_number(value) or isinstance(value, str)
+        _expect(f"meta.metrics.{key}", ok, "a number, a string or null", value)
+    ds = meta.get("dataset", {})
+    _expect("meta.dataset", isinstance(ds, dict), "an object", ds)
+    _expect("meta.dataset.name", isinstance(ds.get("name", ""), str), "a string", ds.get("name"))
+    sums = ds.get("sha256", {})
+    ok = isinstance(sums, dict) and all(isinstance(v, str) for v in sums.values())
+    _expect("meta.dataset.sha256", ok, "an object of strings", sums)
+
+
+def _check_config_value(key: str, value: Any) -> None:
+    """A config key gdcli knows must have its default's JSON type."""
+    default = getattr(DEFAULTS, key)
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, kind = _is_int(value), "a whole number"
+    elif isinstance(default, float):
+        ok, kind = _is_number(value), "a number"
+    elif isinstance(default, str):
+        ok, kind = isinstance(value, str), "a string"
+    elif isinstance(default, (list, tuple)):
+        ok, kind = isinstance(value, list), "a list"
+    else:
+        return
+    _expect(f"meta.config.{key}", ok, kind, value)
+
+
+def _expect(name: str, ok: bool, wanted: str, value: Any) -> None:
+    if not ok:
+        raise _Bad(f"{name} must be {wanted}, got {_short(value)}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _json_kind(v: Any) -> str:
+    return {list: "list", str: "string", bool: "boolean", type(None): "null"}.get(type(v), "number")
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """repr(value), cut so a huge crafted value is not echoed whole."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _dims(w: np.ndarray) -> str:
+    return "x".join(str(d) for d in w.shape)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n < 1e9 else f"{n / 1e9:.1f} GB"

@@ -1,45 +1,57 @@
-"""gdcli evaluate and gdcli predict: a weights file against images."""
+"""gdcli evaluate and gdcli predict: a weights file against images, at any depth."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import typer
+from rich.table import Table
 
 from gdcli import weights_file
-from gdcli.cli.app import DataDirOpt, JsonOpt, Split, WeightsArg, app
+from gdcli.atomic import write_bytes
+from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, Split, WeightsArg, app
 from gdcli.data import load_split
-from gdcli.datasets import DEFAULT_DATASET, get_dataset, resolve_data_dir
+from gdcli.datasets import DEFAULT_DATASET, IMAGE_SIDE, get_dataset, resolve_data_dir
 from gdcli.errors import UsageError
-from gdcli.image_files import read_grey
 from gdcli.metrics import evaluate as evaluate_net
-from gdcli.terminal import (
-    fmt_value,
-    print_json,
-    print_table,
-    stdout,
-)
+from gdcli.terminal import fmt_value, print_json, print_table, stderr_console, stdout
 from gdcli.transforms import deskew
 
+BAR_WIDTH = 30  # characters of the longest bar in predict's table
 
-def _as_trained(x: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
+
+def _config(wf: weights_file.WeightsFile) -> dict[str, Any]:
+    return wf.meta.get("config", {})
+
+
+def _classes(wf: weights_file.WeightsFile) -> list[str]:
+    return list(get_dataset(_config(wf).get("dataset", DEFAULT_DATASET)).classes)
+
+
+def _as_trained(x: np.ndarray, wf: weights_file.WeightsFile) -> np.ndarray:
     """Images (n, 784) preprocessed as the weights' training run did (--deskew)."""
-    return deskew(x) if meta.get("config", {}).get("deskew") else x
+    return deskew(x) if _config(wf).get("deskew") else x
 
 
-def _weights_and_data(
-    weights: Path, split: str, data_dir: Path | None
-) -> tuple[Any, dict[str, Any], np.ndarray, np.ndarray]:
-    net, meta = weights_file.load(weights)
-    config = meta.get("config", {})
-    ds = get_dataset(config.get("dataset", DEFAULT_DATASET))
-    # The train split is the images the weights were trained on: the first n_train.
+def _images(
+    wf: weights_file.WeightsFile, split: str, data_dir: Path | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The split's images as the network was trained to see them, and their labels. The train
+    split is the images the weights were trained on: the first n_train."""
+    config = _config(wf)
     n = config.get("n_train") if split == "train" else None
+    ds = get_dataset(config.get("dataset", DEFAULT_DATASET))
     x, labels = load_split(ds, resolve_data_dir(data_dir), split, n)
-    return net, meta, _as_trained(x, meta), labels
+    return _as_trained(x, wf), labels
+
+
+def _shape(wf: weights_file.WeightsFile) -> list[int]:
+    """The layer sizes, input first: [784, 10] for the book's network."""
+    return [wf.network.n_inputs] + [layer.weights.shape[1] for layer in wf.network.layers]
 
 
 @app.command("evaluate")
@@ -48,35 +60,47 @@ def evaluate_cmd(
     split: Annotated[Split, typer.Option(help="Which images.")] = Split.test,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Error, accuracy, per-class accuracy and confusion matrix of a weights file."""
-    net, meta, x, labels = _weights_and_data(weights, split.value, data_dir)
-    ev = evaluate_net(net, x, labels)
-    classes = get_dataset(meta.get("config", {}).get("dataset", DEFAULT_DATASET)).classes
+    wf = weights_file.load(weights)
+    x, labels = _images(wf, split.value, data_dir)
+    ev = evaluate_net(wf.network, x, labels)
+    classes = _classes(wf)
     per_class = [None if math.isnan(a) else a for a in ev.per_class.tolist()]
     if as_json:
         print_json(
             {
                 "split": split.value, "images": len(labels), "error": ev.error,
                 "accuracy": ev.accuracy, "per_class_accuracy": per_class,
-                "confusion": ev.confusion.tolist(), "classes": list(classes),
+                "confusion": ev.confusion.tolist(), "classes": classes,
+                "layers": _shape(wf),
             }
         )  # fmt: skip
         return
     stdout.print(
-        f"{split.value}: {len(labels)} images, error {ev.error:.6g}, "
-        f"accuracy {100 * ev.accuracy:.2f}%"
+        f"{split.value}: {len(labels)} images, network {'-'.join(map(str, _shape(wf)))}, "
+        f"error {ev.error:.6g}, accuracy {100 * ev.accuracy:.2f}%"
     )
     rows = [
-        [f"{i} {name}" if name != str(i) else name, fmt_value(per_class[i], pct=True),
-         *ev.confusion[i].tolist()]
-        for i, name in enumerate(classes)
-    ]  # fmt: skip
+        [_label(classes, i), fmt_value(per_class[i], pct=True), *ev.confusion[i].tolist()]
+        for i in range(len(classes))
+    ]
     print_table(
         "confusion matrix (rows: true class, columns: predicted)",
         ["class", "accuracy", *[str(i) for i in range(len(classes))]],
         rows,
     )
+
+
+@dataclass
+class PredictInput:
+    """One image for the network: x (784,) in [0, 1] as the network sees it, its label if
+    known, and what was done to a picture to get there (for --json)."""
+
+    x: np.ndarray
+    label: int | None
+    about: dict[str, Any] | None = None
 
 
 @app.command("predict")
@@ -85,33 +109,182 @@ def predict_cmd(
     index: Annotated[int | None, typer.Option(help="Image number in --split.", min=0)] = None,
     split: Annotated[Split, typer.Option(help="Which images --index counts in.")] = Split.test,
     image: Annotated[
-        Path | None, typer.Option(help="A 28x28 PGM or PNG, white digit on black.")
+        Path | None,
+        typer.Option(
+            help="A picture of one digit: any size, PNG, JPEG or any format Pillow reads, "
+            "dark on light or light on dark; brought to MNIST's form first.",
+        ),
+    ] = None,
+    as_is: Annotated[
+        bool,
+        typer.Option(
+            "--as-is",
+            help="With --image: a 28x28 image already in MNIST's form (light digit on black, "
+            "centred), fed unchanged.",
+        ),
+    ] = False,
+    show_input: Annotated[
+        Path | None,
+        typer.Option("--show-input", help="Write the 28x28 image fed to the network (PNG)."),
+    ] = None,
+    explain: Annotated[
+        Path | None,
+        typer.Option(
+            "--explain",
+            help="Draw why the network chose its class (PNG): input, weights and their product "
+            "for the three highest scores.",
+        ),
     ] = None,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
-    """The ten scores of one image (its dot products with each digit's weights) and the winner."""
+    """The scores of one image (the last layer's weighted sums) as a bar chart, and the winner."""
     if (index is None) == (image is None):
         raise UsageError("give exactly one of --index I and --image FILE")
-    label = None
+    if as_is and image is None:
+        raise UsageError("--as-is applies to --image FILE")
+    for option, path in (("--show-input", show_input), ("--explain", explain)):
+        if path is not None and path.is_dir():
+            raise UsageError(f"{option} {path} is a folder; give a file name like digit.png")
+    wf = weights_file.load(weights)
+    if explain is not None:
+        from gdcli.explain import why_not
+
+        reason = why_not(wf.network)
+        if reason:
+            raise UsageError(reason)
+    err = stderr_console(quiet)
     if image is not None:
-        net, meta = weights_file.load(weights)
-        pixels = read_grey(image)
-        if pixels.shape != (28, 28):
-            raise UsageError(f"{image}: {pixels.shape[1]}x{pixels.shape[0]} pixels, expected 28x28")
-        x = _as_trained(pixels.reshape(1, -1) / 255, meta)[0]
+        got = _picture(image, as_is, wf, err)
     else:
-        net, meta, xs, labels = _weights_and_data(weights, split.value, data_dir)
+        xs, labels = _images(wf, split.value, data_dir)
         if index >= len(xs):  # type: ignore[operator]
             raise UsageError(f"--index {index} is past the {len(xs)} {split.value} images")
-        x, label = xs[index], int(labels[index])  # type: ignore[index]
-    scores = net.scores(x)
+        got = PredictInput(xs[index], int(labels[index]))  # type: ignore[index]
+
+    net, classes = wf.network, _classes(wf)
+    scores, outputs = net.scores(got.x), net.predict(got.x)
     predicted = int(np.argmax(scores))
+    written = []
+    if show_input is not None:
+        from gdcli.image_files import png_bytes
+
+        pixels = np.rint(np.clip(got.x, 0, 1) * 255).astype(np.uint8)
+        write_bytes(show_input, png_bytes(pixels.reshape(IMAGE_SIDE, IMAGE_SIDE)))
+        written.append(str(show_input))
+    if explain is not None:
+        from gdcli.explain import explain_png
+
+        write_bytes(explain, explain_png(net, got.x, classes, top=3))
+        written.append(str(explain))
+
     if as_json:
         print_json(
-            {"scores": scores.tolist(), "predicted": predicted, "label": label,
-             "outputs": net.predict(x).tolist()}
+            {
+                "scores": scores.tolist(), "predicted": predicted,
+                "predicted_class": classes[predicted], "label": got.label,
+                "outputs": outputs.tolist(), "classes": classes, "layers": _shape(wf),
+                **({"image": got.about} if got.about else {}), "written": written,
+            }
         )  # fmt: skip
         return
-    print_table(None, ["class", "score"], [[i, f"{s:.6f}"] for i, s in enumerate(scores)])
-    stdout.print(f"predicted: {predicted}" + (f" (label {label})" if label is not None else ""))
+    _print_scores(scores, outputs, classes, predicted, net.loss, net.layers[-1].activation)
+    truth = f" (label {_label(classes, got.label)})" if got.label is not None else ""
+    stdout.print(f"predicted: {_label(classes, predicted)}{truth}")
+    for path in written:
+        err.print(f"wrote {path}", soft_wrap=True)
+
+
+def _picture(path: Path, as_is: bool, wf: weights_file.WeightsFile, err: Any) -> PredictInput:
+    """A picture file -> the network's input: MNIST's form (or as is), deskewed if trained so."""
+    from gdcli.image_files import read_grey
+    from gdcli.mnist_form import BOX, WORK_SIDE, to_mnist_form
+
+    if as_is:
+        grey = read_grey(path)
+        if grey.shape != (IMAGE_SIDE, IMAGE_SIDE):
+            h, w = grey.shape
+            raise UsageError(
+                f"{path}: {w}x{h} pixels; --as-is takes a 28x28 image",
+                hint="leave out --as-is to bring any picture to MNIST's form",
+            )
+        x, about = grey.ravel(), {"path": str(path), "as_is": True}
+    else:
+        grey = read_grey(path, max_side=WORK_SIDE)
+        try:
+            form = to_mnist_form(grey)
+        except UsageError as exc:
+            raise UsageError(f"{path}: {exc.message}", exc.hint) from None
+        x = form.pixels.ravel()
+        top, left, bottom, right = form.box
+        ink = "dark ink on a light background" if form.inverted else "light ink on a dark one"
+        turned = ", inverted to MNIST's light on black" if form.inverted else ", as MNIST"
+        about = {
+            # sizes and boxes in the picture as read (at most WORK_SIDE on its long side)
+            "path": str(path), "as_is": False, "read_size": [grey.shape[1], grey.shape[0]],
+            "ink": "dark-on-light" if form.inverted else "light-on-dark",
+            "inverted": form.inverted, "ink_box": [top, left, bottom, right],
+            "centre_of_mass": [round(v, 3) for v in form.centre],
+        }  # fmt: skip
+        err.print(
+            f"{path}: {ink}{turned}; its {right - left}x{bottom - top} ink box fitted into "
+            f"{BOX}x{BOX} and centred by its mass",
+            soft_wrap=True,
+        )
+    if _config(wf).get("deskew"):
+        x = deskew(x[None])[0]
+        about["deskewed"] = True
+        err.print("deskewed, as the weights were trained", soft_wrap=True)
+    return PredictInput(x, None, about)
+
+
+def _print_scores(
+    scores: np.ndarray,
+    outputs: np.ndarray,
+    classes: list[str],
+    predicted: int,
+    loss: str,
+    activation: str,
+) -> None:
+    """A table of the scores with a bar each (zero in one column, negatives to its left)."""
+    extra = "probability" if loss == "softmax" else "output" if activation != "linear" else None
+    table = Table()
+    table.add_column("class", overflow="fold")
+    table.add_column("score", justify="right")
+    if extra:
+        table.add_column(extra, justify="right")
+    table.add_column("", justify="left", no_wrap=True)
+    bars = score_bars(scores, BAR_WIDTH, _bar_chars())
+    for i, (s, bar) in enumerate(zip(scores, bars, strict=True)):
+        mark = "  <- predicted" if i == predicted else ""
+        extra_cell = [f"{outputs[i]:.4f}"] if extra else []
+        table.add_row(_label(classes, i), f"{s:.4f}", *extra_cell, bar + mark,
+                      style="bold" if mark else None)  # fmt: skip
+    stdout.print(table)
+
+
+def score_bars(scores: np.ndarray, width: int, chars: tuple[str, str] = ("#", "|")) -> list[str]:
+    """One text bar per score, all on one scale: zero at a fixed column, positive bars to its
+    right, negative ones to its left; the largest magnitude gets `width` characters in all."""
+    full, axis = chars
+    lo, hi = min(0.0, float(scores.min())), max(0.0, float(scores.max()))
+    span = (hi - lo) or 1.0
+    left = round(width * -lo / span)  # columns left of zero
+    out = []
+    for s in scores:
+        n = round(width * abs(float(s)) / span)
+        neg = full * n if s < 0 else ""
+        pos = full * n if s > 0 else ""
+        out.append(neg.rjust(left) + (axis if lo < 0 else "") + pos)
+    return out
+
+
+def _bar_chars() -> tuple[str, str]:
+    """Block characters where stdout can print them, ASCII elsewhere."""
+    encoding = (stdout.encoding or "").lower()
+    return ("\u2588", "\u2502") if "utf" in encoding else ("#", "|")
+
+
+def _label(classes: list[str], i: int) -> str:
+    return classes[i] if classes[i] == str(i) else f"{i} {classes[i]}"

@@ -238,8 +238,11 @@ def train_cmd(
         "metrics": summary,
         "dataset": {"name": ds.name, "sha256": {f.name: f.sha256 for f in ds.files}},
     }
+    saved = weights_file.WeightsFile(
+        result.network, meta, [m.to_json() for m in result.history], result.snapshots
+    )
     # The weights first: whatever fails after them (the metrics file, stdout) loses nothing.
-    _write(out, weights_file.save, result.network, meta)
+    _write(out, weights_file.save, saved)
     if metrics is not None:
         _write(metrics, write_text, lines, hint=f"the weights were written to {out}")
     if as_json:

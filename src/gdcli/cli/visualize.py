@@ -43,7 +43,7 @@ def visualize_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Each digit's 784 weights as a 28x28 heatmap, and all ten side by side in grid.png."""
-    net, _ = weights_file.load(weights)
+    net = weights_file.load(weights).network.layers[0]  # the first layer's weights
     chosen = parse_spec(digits, 10, "--digits") if digits else list(range(10))
     if not chosen:
         raise UsageError("--digits names no digit")
