@@ -271,9 +271,9 @@ def test_cli_bad_network_options(tmp_path, synthetic_data_dir, args, needle):
 @pytest.mark.parametrize(
     ("toml", "needle"),
     [
-        ("hidden = [40, 'x']\n", "line 1: key 'hidden' must be a int or a list of them"),
-        ("hidden = 1.5\n", "key 'hidden' must be a int or a list of them"),
-        ("errata = [1]\n", "key 'errata' must be a string or a list of them"),
+        ("hidden = [40, 'x']\n", "line 1: key 'hidden' must be a whole number or an array of them"),
+        ("hidden = 1.5\n", "key 'hidden' must be a whole number or an array of them"),
+        ("errata = [1]\n", "key 'errata' must be a string or an array of them"),
     ],
 )
 def test_cli_bad_network_config(tmp_path, synthetic_data_dir, toml, needle):
@@ -309,7 +309,11 @@ def test_cli_hidden_layers_every_epoch_metrics_and_the_weights_file(tmp_path, sy
         shapes = {k: npz[k].shape for k in npz.files if k != "meta"}
         meta = json.loads(str(npz["meta"]))
     assert shapes == {"weights_0": (784, 32), "bias_0": (32,), "weights_1": (32, 16),
-                      "bias_1": (16,), "weights_2": (16, 10), "bias_2": (10,)}  # fmt: skip
+                      "bias_1": (16,), "weights_2": (16, 10), "bias_2": (10,),
+                      # the default snapshots: epochs 0, 1, 2, 5 and the last (6)
+                      "snapshot_0": (5, 784, 32), "snapshot_1": (5, 32, 16),
+                      "snapshot_2": (5, 16, 10)}  # fmt: skip
+    assert meta["snapshot_epochs"] == [0, 1, 2, 5, 6]
     assert meta["config"]["hidden"] == [32, 16] and meta["config"]["dropout"] == 0.2
     ev = run_cli("evaluate", *dd, "--json", cwd=tmp_path)
     assert ev.returncode == 0, ev.stderr
