@@ -1,56 +1,111 @@
-"""The network of chapter 5: one layer of weights from inputs to outputs, and its gradient step.
+"""STAND-IN for helper C1's layered model (API.md); the lead replaces this file.
 
-    pred          = x @ weights (+ bias), through the output function
-    delta         = pred - true (times pred * (1 - pred) for a sigmoid output)
-    weight_deltas = outer(x, delta)
-    weights      -= alpha * weight_deltas
-
-The MNIST trainer and the chapter's toy examples (3 inputs, 1 input, 3x3) share this code.
+The API.md interface (Layer, Network(layers, loss), forward/predict/scores), plus the old
+one-layer attributes (weights, bias, activation, error_term) so that the unchanged chapter-5
+code keeps running until C1's model lands.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
+
+
+def _activate(h: np.ndarray, name: str) -> np.ndarray:
+    if name == "relu":
+        return np.maximum(h, 0.0)
+    if name == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-h))
+    if name == "tanh":
+        return np.tanh(h)
+    return h
+
 
 @dataclass
-class Network:
-    """A linear layer.
-
-    weights: (n_inputs, n_outputs) float64, one column per output (the book's layout).
-    bias: (n_outputs,) float64 or None.
-    activation: "linear" or "sigmoid" output. loss: "mse" or "softmax" (softmax output,
-    cross-entropy loss).
-    """
+class Layer:
+    """weights (n_in, n_out) float64, one column per output unit; bias (n_out,) or None."""
 
     weights: np.ndarray
     bias: np.ndarray | None = None
     activation: str = "linear"
-    loss: str = "mse"
 
     def scores(self, x: np.ndarray) -> np.ndarray:
-        """The weighted sums: x (..., n_inputs) -> (..., n_outputs)."""
         h = x @ self.weights
         return h if self.bias is None else h + self.bias
 
+
+@dataclass(init=False)
+class Network:
+    """A list of layers, input -> output; the 784x10 book network is one linear layer."""
+
+    layers: list[Layer] = field(default_factory=list)
+    loss: str = "mse"
+
+    def __init__(self, layers, bias=None, activation="linear", loss="mse") -> None:
+        if isinstance(layers, np.ndarray):  # the old Network(weights, bias, activation, loss)
+            layers = [Layer(layers, bias, activation)]
+        elif isinstance(bias, str):  # Network(layers, "softmax")
+            loss = bias
+        self.layers = list(layers)
+        self.loss = loss
+
+    @property
+    def n_inputs(self) -> int:
+        return self.layers[0].weights.shape[0]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.layers[-1].weights.shape[1]
+
+    def forward(self, x: np.ndarray) -> list[np.ndarray]:
+        outs = [x]
+        for i, layer in enumerate(self.layers):
+            h = layer.scores(outs[-1])
+            last = i == len(self.layers) - 1
+            outs.append(_softmax(h) if last and self.loss == "softmax" else
+                        _activate(h, layer.activation))  # fmt: skip
+        return outs
+
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """The outputs: x (..., n_inputs) -> (..., n_outputs)."""
-        h = self.scores(x)
-        if self.loss == "softmax":
-            e = np.exp(h - h.max(axis=-1, keepdims=True))
-            return e / e.sum(axis=-1, keepdims=True)
-        if self.activation == "sigmoid":
-            return 1.0 / (1.0 + np.exp(-h))
-        return h
+        return self.forward(x)[-1]
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        return self.layers[-1].scores(self.forward(x)[-2])
+
+    # --- the old one-layer interface, for the code C1 is replacing ---
+    @property
+    def weights(self) -> np.ndarray:
+        return self.layers[0].weights
+
+    @weights.setter
+    def weights(self, value: np.ndarray) -> None:
+        self.layers[0].weights = value
+
+    @property
+    def bias(self) -> np.ndarray | None:
+        return self.layers[0].bias
+
+    @bias.setter
+    def bias(self, value: np.ndarray | None) -> None:
+        self.layers[0].bias = value
+
+    @property
+    def activation(self) -> str:
+        return self.layers[-1].activation
 
     def error_term(self, pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-        """delta: the gradient of the loss with respect to the weighted sums."""
         delta = pred - true
         if self.activation == "sigmoid" and self.loss == "mse":
             delta = delta * pred * (1 - pred)
         return delta
+
+
+def _softmax(h: np.ndarray) -> np.ndarray:
+    e = np.exp(h - h.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def init_weights(n_inputs: int, n_outputs: int, init: str, seed: int) -> np.ndarray:
