@@ -304,17 +304,24 @@ def epoch_title(what: str, epoch: int) -> str:
     return f"{what}, epoch 0 (before training)" if epoch == 0 else f"{what}, epoch {epoch}"
 
 
-WEIGHTS_TITLE = "Each class's weights from the 784 pixels"
-WEIGHTS_SUBTITLE = "red: ink on that pixel raises the class's score; blue: lowers it"
+# What the report's pictures say, for the classes of a one-layer network or the hidden units
+# of a deeper network's first layer (visualize-weights says more: weights_views.Texts).
+WHAT = {False: "Each class's weights", True: "Layer 1: each hidden unit's weights"}
+SUBTITLE = {
+    False: "red: ink on that pixel raises the class's score; blue: lowers it",
+    True: "red: ink on that pixel raises the unit's input; blue: lowers it",
+}
 
 
 def weights_grid_png(
-    weights: np.ndarray, labels: list[str], scale_max: float | None = None
+    weights: np.ndarray, labels: list[str], scale_max: float | None = None, *, hidden: bool = False
 ) -> bytes:
     """The labelled grid of `weights` (784, k), one panel per column titled with its label,
-    with its colour bar; the scale is `scale_max` or the 99th percentile of |w|. PNG bytes."""
+    with its colour bar; the scale is `scale_max` or the 99th percentile of |w|. hidden: the
+    columns are a first layer's hidden units, not classes (the title says so). PNG bytes."""
     scale = choose_scale(weights, scale_max)
-    return png(grid_figure(weights, labels, scale, WEIGHTS_TITLE, WEIGHTS_SUBTITLE))
+    title = WHAT[hidden] + " from the 784 pixels"
+    return png(grid_figure(weights, labels, scale, title, SUBTITLE[hidden]))
 
 
 def evolution_gif(
@@ -322,16 +329,20 @@ def evolution_gif(
     labels: list[str],
     scale_max: float | None = None,
     *,
-    what: str = "Each class's weights",
-    subtitle: str | None = WEIGHTS_SUBTITLE,
+    hidden: bool = False,
+    what: str | None = None,
+    subtitle: str | None = None,
     colormap: str = "diverging",
     upscale: int = 4,
     symbol: str = "w",
 ) -> bytes:
     """An animated GIF: one labelled grid per (epoch, weights (784, k)) in `frames`, titled
     "<what>, epoch E", all on one colour scale (so growth shows) chosen from every frame's
-    weights together. GIF bytes."""
+    weights together. hidden: the columns are hidden units (what and subtitle default to
+    say so). GIF bytes."""
     scale = choose_scale(np.stack([w for _, w in frames]), scale_max, symbol=symbol)
+    what = what or WHAT[hidden]
+    subtitle = subtitle or SUBTITLE[hidden]
     images = [
         grid_figure(w, labels, scale, epoch_title(what, e), subtitle, colormap, upscale, GIF_LEVELS)
         for e, w in frames
