@@ -1,0 +1,284 @@
+"""What visualize-weights draws from a weights file, and the files it writes.
+
+Which weights: the final ones, a snapshot (`epoch`), or what training added (`change`: the
+weights minus their epoch-0 snapshot). How: a one-layer network as one 28x28 panel per class;
+a deeper one as its first layer's hidden units (28x28 panels, the pixels each unit looks at)
+and every later layer as a small heatmap of its weight matrix. Options are checked against the
+file before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gdcli import weights_figure as figure
+from gdcli.atomic import write_bytes
+from gdcli.datasets import DATASETS
+from gdcli.errors import UsageError
+from gdcli.heatmap import Scale, choose_scale, digit_image
+from gdcli.image_files import pgm_bytes, png_bytes
+from gdcli.weights_file import WeightsFile
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to draw and where. formats: per-panel files, "png" and/or "pgm". outputs: the
+    classes to draw (--digits), None for all. upscale: pixels per weight in the panel files."""
+
+    out_dir: Path
+    formats: tuple[str, ...] = ("png",)
+    upscale: int = 10
+    colormap: str = "diverging"
+    outputs: tuple[int, ...] | None = None
+    scale_max: float | None = None
+    epoch: int | None = None
+    change: bool = False
+    animate: Path | None = None
+
+
+@dataclass
+class Drawn:
+    """What was written: the files, each layer's colour scale, the epoch drawn (None when
+    unknown) and notes on what the file could not give."""
+
+    written: list[Path] = field(default_factory=list)
+    scales: list[Scale] = field(default_factory=list)
+    epoch: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def class_labels(wf: WeightsFile) -> list[str]:
+    """The output classes' names from the dataset registry (digits, clothing), else numbers."""
+    n = wf.network.n_outputs
+    dataset = DATASETS.get(str(wf.meta.get("config", {}).get("dataset", "mnist")))
+    if dataset is not None and len(dataset.classes) == n:
+        return list(dataset.classes)
+    return [str(i) for i in range(n)]
+
+
+def final_epoch(wf: WeightsFile) -> int | None:
+    """The epoch of the file's final weights: the last of its history, else its summary's."""
+    if wf.history:
+        return int(wf.history[-1]["epoch"])
+    epochs = wf.meta.get("metrics", {}).get("epochs")
+    return epochs if isinstance(epochs, int) else None
+
+
+def _no_snapshots(wf: WeightsFile, source: Path, what: str) -> UsageError:
+    if not wf.history:  # gdcli 0.2's train always writes the history
+        why = "it is a gdcli 0.1 file (format 1), which kept only the final weights"
+    else:
+        why = "it was trained without snapshots"
+    return UsageError(
+        f"{source} holds no snapshots of the weights, so {what} cannot be drawn: {why}",
+        hint="train again with this gdcli: `gdcli train` keeps snapshots (see --snapshots)",
+    )
+
+
+def _epochs_hint(wf: WeightsFile) -> str:
+    last = final_epoch(wf)
+    epochs = sorted(set(wf.snapshots) | ({last} if last is not None else set()))
+    return "its weights are kept at epochs " + ", ".join(str(e) for e in epochs)
+
+
+def check(wf: WeightsFile, opts: Options, source: Path) -> None:
+    """Raise UsageError (exit 2) when `opts` asks for what `wf` cannot give or names an
+    output path that cannot be one, before anything is written."""
+    for option, value in (("--epoch", opts.epoch), ("--change", opts.change),
+                          ("--animate", opts.animate)):  # fmt: skip
+        if value not in (None, False) and not wf.snapshots:
+            raise _no_snapshots(wf, source, option)
+    if opts.epoch is not None and opts.epoch not in wf.snapshots and opts.epoch != final_epoch(wf):
+        raise UsageError(f"{source} has no weights of epoch {opts.epoch}", hint=_epochs_hint(wf))
+    if opts.change and 0 not in wf.snapshots:
+        raise UsageError(
+            f"{source} has no snapshot of epoch 0 (the starting weights), which --change subtracts",
+            hint=_epochs_hint(wf),
+        )
+    _check_folder(opts.out_dir, "--out-dir", opts.out_dir)
+    if opts.animate is not None:
+        if opts.animate.is_dir():
+            raise UsageError(f"--animate {opts.animate} is a folder; name the GIF file to write")
+        if opts.animate.suffix.lower() != ".gif":
+            raise UsageError(f"--animate writes a GIF; name it *.gif, not {opts.animate.name}")
+        _check_folder(opts.animate.parent, "--animate", opts.animate)
+
+
+def _check_folder(folder: Path, option: str, named: Path) -> None:
+    """`folder` (for the path `named` after `option`) exists as a folder or can be made: no
+    file in the way, at it or above it."""
+    for p in (folder, *folder.parents):
+        if p.exists():
+            if not p.is_dir():
+                where = "" if p == named else f": {p}"
+                raise UsageError(f"{option} {named}{where} is a file, not a folder")
+            return
+
+
+def layers_at(wf: WeightsFile, epoch: int | None, change: bool) -> list[np.ndarray]:
+    """Each layer's weights (n_in, n_out) float64 at `epoch` (None: the final weights),
+    minus the epoch-0 snapshot when `change`."""
+    if epoch is None or epoch == final_epoch(wf):
+        layers = [layer.weights for layer in wf.network.layers]
+    else:
+        layers = [np.asarray(w, dtype=np.float64) for w in wf.snapshots[epoch]]
+    if change:
+        start = wf.snapshots[0]
+        layers = [w - np.asarray(w0, dtype=np.float64) for w, w0 in zip(layers, start, strict=True)]
+    return layers
+
+
+def draw(wf: WeightsFile, opts: Options, source: Path) -> Drawn:
+    """Check `opts` against `wf`, then write the pictures; return what was written."""
+    check(wf, opts, source)
+    view = _View(wf, opts)
+    drawn = Drawn(epoch=opts.epoch if opts.epoch is not None else final_epoch(wf))
+    if not wf.snapshots:
+        drawn.notes.append(
+            f"{source} holds no snapshots, so --epoch, --change and --animate cannot be drawn "
+            "from it; the final weights are drawn"
+        )
+    layers = layers_at(wf, opts.epoch, opts.change)
+    _draw_first_layer(layers, view, drawn)
+    for i in range(2, len(layers) + 1):
+        _draw_later_layer(layers, i, view, drawn)
+    if opts.animate is not None:
+        drawn.written.append(_animate(wf, view))
+    return drawn
+
+
+class _View:
+    """The choices shared by every picture of one run: panels, labels, titles."""
+
+    def __init__(self, wf: WeightsFile, opts: Options) -> None:
+        self.opts = opts
+        self.labels = class_labels(wf)
+        self.chosen = list(opts.outputs or range(len(self.labels)))
+        self.symbol = "change" if opts.change else "w"
+        self.texts = Texts(wf, self.labels, opts.change)
+        first = wf.network.layers[0].weights
+        if (
+            len(wf.network.layers) == 1
+        ):  # the panels of the 28x28 pictures: classes, or hidden units
+            self.panels, self.stem = self.chosen, "digit"
+            self.names = [self.labels[d] for d in self.chosen]
+        else:
+            self.panels, self.stem = list(range(first.shape[1])), "unit"
+            short = first.shape[1] > 40  # small tiles: numbers only
+            self.names = [str(j) if short else f"unit {j}" for j in self.panels]
+
+
+def _draw_first_layer(layers: list[np.ndarray], view: _View, drawn: Drawn) -> None:
+    """The 28x28 pictures: one file per panel and the labelled grid."""
+    opts, first = view.opts, layers[0]
+    scale = choose_scale(first, opts.scale_max, symbol=view.symbol)
+    drawn.scales.append(scale)
+    for j in view.panels:
+        drawn.written += _panel_files(first[:, j], scale, opts, opts.out_dir / f"{view.stem}-{j}")
+    title, subtitle = view.texts.grid(drawn.epoch)
+    grid = figure.grid_figure(
+        first[:, view.panels], view.names, scale, title, subtitle, opts.colormap, opts.upscale
+    )
+    drawn.written.append(_write(opts.out_dir / "grid.png", figure.png(grid)))
+
+
+def _draw_later_layer(layers: list[np.ndarray], i: int, view: _View, drawn: Drawn) -> None:
+    """Layer i (from 1) as a heatmap, one row per output unit (the chosen classes, last)."""
+    w, last = layers[i - 1], i == len(layers)
+    rows = view.chosen if last else list(range(w.shape[1]))
+    names = [view.labels[d] for d in rows] if last else [f"unit {j}" for j in rows]
+    scale = choose_scale(w, symbol=view.symbol)
+    drawn.scales.append(scale)
+    title, subtitle = view.texts.matrix(i, w, last, drawn.epoch)
+    img = figure.matrix_figure(
+        w[:, rows], names, scale, title, subtitle, view.opts.colormap, f"unit of layer {i - 1}"
+    )
+    drawn.written.append(_write(view.opts.out_dir / f"layer-{i}.png", figure.png(img)))
+
+
+def _panel_files(column: np.ndarray, scale: Scale, opts: Options, stem: Path) -> list[Path]:
+    """One unit's 28x28 picture, upscaled: stem.png in the colormap, stem.pgm in grey."""
+    written = []
+    if "png" in opts.formats:
+        pixels = digit_image(column, scale.value, opts.colormap, opts.upscale)
+        written.append(_write(stem.with_suffix(".png"), png_bytes(pixels)))
+    if "pgm" in opts.formats:
+        pixels = digit_image(column, scale.value, "gray", opts.upscale)
+        written.append(_write(stem.with_suffix(".pgm"), pgm_bytes(pixels)))
+    return written
+
+
+def _animate(wf: WeightsFile, view: _View) -> Path:
+    """The 28x28 panels through every snapshot (and the final weights when they are not
+    one), one GIF frame each."""
+    opts = view.opts
+    assert opts.animate is not None
+    last = final_epoch(wf)
+    epochs = sorted(set(wf.snapshots) | ({last} if last is not None else set()))
+    frames = [(e, layers_at(wf, e, opts.change)[0][:, view.panels]) for e in epochs]
+    what, subtitle = view.texts.animation()
+    data = figure.evolution_gif(
+        frames, view.names, opts.scale_max, what=what, subtitle=subtitle, colormap=opts.colormap,
+        symbol=view.symbol,
+    )  # fmt: skip
+    return _write(opts.animate, data)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    write_bytes(path, data)
+    return path
+
+
+class Texts:
+    """The pictures' titles and subtitles, in words a learner reads."""
+
+    def __init__(self, wf: WeightsFile, labels: list[str], change: bool) -> None:
+        self.noun = "digit" if labels == [str(d) for d in range(10)] else "class"
+        self.change = change
+        self.net = wf.network
+
+    def _title(self, head: str, subject: str, epoch: int | None) -> str:
+        """head + subject (or what training added to it) + when."""
+        if self.change:
+            when = "" if epoch is None else f" by epoch {epoch}"
+            text = f"{head}what training added to {subject}{when} (weights - starting weights)"
+        else:
+            when = "" if epoch is None else f" after epoch {epoch}"
+            text = head + subject + (", before training (epoch 0)" if epoch == 0 else when)
+        return text[0].upper() + text[1:]
+
+    def _colours(self, raises: str) -> str:
+        if self.change:
+            return "red: training raised the weight; blue: lowered it"
+        return f"red: {raises}; blue: lowers it"
+
+    def _first(self) -> tuple[str, str, str]:
+        """The 28x28 pictures' head, subject and what a red weight does."""
+        if len(self.net.layers) == 1:
+            return (
+                "",
+                f"each {self.noun}'s weights",
+                f"ink on that pixel raises the {self.noun}'s score",
+            )
+        layer = self.net.layers[0]
+        head = f"layer 1 ({layer.weights.shape[1]} hidden units, {layer.activation}): "
+        return head, "each unit's weights", "ink on that pixel raises the unit's input"
+
+    def grid(self, epoch: int | None) -> tuple[str, str]:
+        head, subject, raises = self._first()
+        return self._title(head, subject, epoch), self._colours(raises)
+
+    def matrix(self, i: int, w: np.ndarray, last: bool, epoch: int | None) -> tuple[str, str]:
+        to = f"each {self.noun}" if last else f"the {w.shape[1]} units of layer {i}"
+        subject = f"the weights from the {w.shape[0]} units of layer {i - 1} to {to}"
+        target = f"{self.noun}'s score" if last else "unit's input"
+        raises = f"the unit's output raises the {target}"
+        return self._title(f"layer {i}: ", subject, epoch), self._colours(raises)
+
+    def animation(self) -> tuple[str, str]:
+        """The frames' title before ", epoch E", and their subtitle."""
+        head, subject, raises = self._first()
+        return self._title(head, subject, None), self._colours(raises)
