@@ -46,7 +46,7 @@ def test_learnable_and_weights_look_like_the_classes(data):
     correlate best with that class's mean image (as test_weights_io checks on MNIST)."""
     result = train(TrainConfig(epochs=10), data)
     assert result.diverged_at is None and result.history[-1].test_accuracy > 0.7
-    w = result.network.weights
+    w = result.network.layers[0].weights
     means = np.array([data.x_train[data.labels_train == d].mean(axis=0) for d in range(10)])
     corr = np.array([[np.corrcoef(w[:, d], means[e])[0, 1] for e in range(10)] for d in range(10)])
     assert (np.diag(corr) > 0).all()
