@@ -60,3 +60,31 @@ def grid_image(images: list[np.ndarray], columns: int = 5, gap: int = 2) -> np.n
         top, left = gap + r * (tile_h + gap), gap + c * (tile_w + gap)
         grid[top : top + tile_h, left : left + tile_w] = img
     return grid
+
+
+# --- STAND-IN for D1's API.md drawing functions (lead replaces) -------------------------------
+def weights_grid_png(
+    weights: np.ndarray, labels: list[str], scale_max: float | None = None
+) -> bytes:
+    """STAND-IN: the (784, k) weights as a grid of 28x28 diverging tiles (no labels drawn)."""
+    from gdcli.image_files import png_bytes
+
+    s = scale_max or symmetric_scale(weights)
+    tiles = [digit_image(weights[:, d], s, "diverging", 6) for d in range(weights.shape[1])]
+    return png_bytes(grid_image(tiles, columns=5, gap=2))
+
+
+def evolution_gif(frames: list[tuple[int, np.ndarray]], labels: list[str]) -> bytes:
+    """STAND-IN: one grid per snapshot as an animated GIF (epochs not drawn)."""
+    import io
+
+    from PIL import Image
+
+    s = max(symmetric_scale(w) for _, w in frames)
+    images = []
+    for _, w in frames:
+        tiles = [digit_image(w[:, d], s, "diverging", 4) for d in range(w.shape[1])]
+        images.append(Image.fromarray(grid_image(tiles, columns=5, gap=2)))
+    buf = io.BytesIO()
+    images[0].save(buf, "GIF", save_all=True, append_images=images[1:], duration=600, loop=0)
+    return buf.getvalue()

@@ -16,6 +16,15 @@ import numpy as np
 
 
 @dataclass
+class Layer:
+    """STAND-IN for C1's API.md Layer (lead replaces): one layer of weights."""
+
+    weights: np.ndarray
+    bias: np.ndarray | None = None
+    activation: str = "linear"
+
+
+@dataclass
 class Network:
     """A linear layer.
 
@@ -29,6 +38,22 @@ class Network:
     bias: np.ndarray | None = None
     activation: str = "linear"
     loss: str = "mse"
+
+    # STAND-IN for C1's layered API (lead replaces): the one layer seen as a list of layers.
+    @property
+    def layers(self) -> list[Layer]:
+        return [Layer(self.weights, self.bias, self.activation)]
+
+    @property
+    def n_inputs(self) -> int:
+        return self.weights.shape[0]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.weights.shape[1]
+
+    def forward(self, x: np.ndarray) -> list[np.ndarray]:
+        return [x, self.predict(x)]
 
     def scores(self, x: np.ndarray) -> np.ndarray:
         """The weighted sums: x (..., n_inputs) -> (..., n_outputs)."""

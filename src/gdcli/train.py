@@ -65,6 +65,12 @@ class TrainResult:
     history: list[EpochMetrics] = field(default_factory=list)
     seconds: float = 0.0
     diverged_at: int | None = None  # the epoch where a weight or the error stopped being finite
+    snapshots: dict[int, list[np.ndarray]] = field(default_factory=dict)  # STAND-IN (C1)
+
+
+def snapshot_epochs(epochs: int) -> set[int]:
+    """STAND-IN for C1's default snapshots: 0 and about ten epochs spaced geometrically."""
+    return {0} | {round(epochs ** (i / 9)) for i in range(10)}
 
 
 def new_network(cfg: TrainConfig, n_inputs: int) -> Network:
@@ -146,6 +152,8 @@ def train(
             input_mask = np.append(input_mask, True)
         blocked = BlockedSGD(x, input_mask)
 
+    keep = snapshot_epochs(cfg.epochs)
+    result.snapshots[0] = [net.weights.astype(np.float32)]
     for epoch in range(1, cfg.epochs + 1):
         alpha = cfg.alpha_at(epoch)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -171,6 +179,9 @@ def train(
         if not finite:
             result.diverged_at = epoch
             break
+        if epoch in keep:
+            with np.errstate(over="ignore"):
+                result.snapshots[epoch] = [net.weights.astype(np.float32)]
         if on_epoch:
             on_epoch(metrics)
     result.seconds = time.perf_counter() - started

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +19,37 @@ from gdcli.errors import GdcliError, UsageError
 from gdcli.model import Network
 
 
-def save(path: Path, net: Network, meta: dict[str, Any]) -> None:
+@dataclass
+class WeightsFile:
+    """STAND-IN for C3's API.md WeightsFile (lead replaces)."""
+
+    network: Network
+    meta: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    snapshots: dict[int, list[np.ndarray]] = field(default_factory=dict)
+
+    def __iter__(self):  # stand-in only: old callers unpack (network, meta)
+        return iter((self.network, self.meta))
+
+
+def save(path: Path, net: Network | WeightsFile, meta: dict[str, Any] | None = None) -> None:
     """Write `net` and `meta` (JSON-able) to `path` atomically."""
-    arrays: dict[str, np.ndarray] = {"weights": net.weights, "meta": np.array(json.dumps(meta))}
+    wf = net if isinstance(net, WeightsFile) else WeightsFile(net, meta or {})
+    net, meta = wf.network, dict(wf.meta)
+    arrays: dict[str, np.ndarray] = {}
+    if wf.history or wf.snapshots:  # stand-in of format 2: history in meta, snapshots as arrays
+        epochs = sorted(wf.snapshots)
+        meta.update(format=2, history=wf.history, snapshot_epochs=epochs)
+        if epochs:
+            arrays["snapshot_0"] = np.stack([wf.snapshots[e][0] for e in epochs]).astype("f4")
+    arrays.update({"weights": net.weights, "meta": np.array(json.dumps(meta))})
     if net.bias is not None:
         arrays["bias"] = net.bias
     with atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
 
 
-def load(path: Path) -> tuple[Network, dict[str, Any]]:
+def load(path: Path) -> WeightsFile:
     """Read a weights file: (Network with its activation and loss, meta dict).
 
     A missing file is a UsageError (exit 2); one that is not a gdcli weights file, holds a
@@ -47,6 +69,7 @@ def load(path: Path) -> tuple[Network, dict[str, Any]]:
             weights = npz["weights"]
             bias = npz["bias"] if "bias" in npz.files else None
             meta = json.loads(str(npz["meta"])) if "meta" in npz.files else {}
+            snaps = npz["snapshot_0"] if "snapshot_0" in npz.files else None
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise GdcliError(f"{path}: holds a pickled object; refusing to load it") from exc
@@ -67,4 +90,7 @@ def load(path: Path) -> tuple[Network, dict[str, Any]]:
         activation=config.get("activation", "linear"),
         loss=config.get("loss", "mse"),
     )
-    return net, meta
+    history = meta.pop("history", [])
+    epochs = meta.pop("snapshot_epochs", [])
+    snapshots = {} if snaps is None else {e: [snaps[i]] for i, e in enumerate(epochs)}
+    return WeightsFile(net, meta, history, snapshots)

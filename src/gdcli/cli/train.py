@@ -145,7 +145,10 @@ def train_cmd(
         "metrics": summary,
         "dataset": {"name": ds.name, "sha256": {f.name: f.sha256 for f in ds.files}},
     }
-    weights_file.save(out, result.network, meta)
+    history = [_metrics_dict(m) for m in result.history]  # STAND-IN (C3): format 2
+    weights_file.save(
+        out, weights_file.WeightsFile(result.network, meta, history, result.snapshots)
+    )
     if as_json:
         print_json({"status": "ok", **summary, "weights": str(out)})
         return
