@@ -13,12 +13,25 @@ import pytest
 from conftest import assert_one_line_error, run_cli
 from PIL import Image
 
-from gdcli.plot import PALETTE, Run, differing_keys, run_labels
+from gdcli.errors import GdcliError
+from gdcli.plot import (
+    PALETTE,
+    Run,
+    differing_keys,
+    legend_columns,
+    read_metrics,
+    run_labels,
+)
 
 
-def train_runs(folder: Path, data_dir: Path, alphas: tuple[str, ...]) -> list[Path]:
-    """Train one short run per alpha on `data_dir`; each writes run-<alpha>.npz and .jsonl."""
-    paths = []
+def train_runs(tmp_path_factory, data_dir: Path, alphas=("0.01", "0.001")) -> list[Path]:
+    """One short run per alpha on `data_dir`, each writing run-<alpha>.npz and .jsonl; trained
+    once per session (test_report uses them too)."""
+    folder = tmp_path_factory.getbasetemp() / "trained-runs"
+    paths = [folder / f"run-{alpha}.npz" for alpha in alphas]
+    if all(p.is_file() for p in paths):
+        return paths
+    folder.mkdir(exist_ok=True)
     for alpha in alphas:
         out = folder / f"run-{alpha}.npz"
         result = run_cli(
@@ -27,7 +40,6 @@ def train_runs(folder: Path, data_dir: Path, alphas: tuple[str, ...]) -> list[Pa
             "--metrics", str(out.with_suffix(".jsonl")), "--quiet",
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
-        paths.append(out)
     return paths
 
 
@@ -42,7 +54,7 @@ def old_weights_file(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, synthetic_data_dir) -> list[Path]:
-    return train_runs(tmp_path_factory.mktemp("runs"), synthetic_data_dir, ("0.01", "0.001"))
+    return train_runs(tmp_path_factory, synthetic_data_dir)
 
 
 def colour_pixels(png: Path, hex_colour: str) -> int:
@@ -107,6 +119,13 @@ def test_labels_name_only_the_keys_that_differ_else_the_file_names():
     assert run_labels([a]) == ["a.npz"]
 
 
+def test_long_legend_labels_take_fewer_columns():
+    assert legend_columns(["alpha 0.01", "alpha 0.001", "train", "test"], 9.6) == 4
+    long = [f"alpha 0.0{i}, epochs 350, init book, bias off, deskew off" for i in range(3)]
+    assert legend_columns([*long, "train", "test"], 9.6) == 2
+    assert legend_columns(["x" * 200, "train"], 9.6) == 1
+
+
 def test_an_old_file_beside_a_run_with_history_is_a_warning(tmp_path, runs):
     old = old_weights_file(tmp_path / "old.npz")
     out = tmp_path / "c.png"
@@ -143,11 +162,20 @@ def test_nothing_to_plot_is_exit_2(tmp_path):
         (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "not a metrics file (not text)"),
     ],
 )
-def test_garbage_metrics_is_one_line_exit_1(tmp_path, content, needle):
+def test_garbage_metrics_is_a_failure_naming_the_line(tmp_path, content, needle):
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(content)
+    with pytest.raises(GdcliError) as caught:
+        read_metrics(bad)
+    assert caught.value.exit_code == 1 and caught.value.message.startswith(f"{bad}: {needle}")
+
+
+def test_garbage_metrics_is_one_line_exit_1(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"epoch": 1, "train_error": 0.5}\nnot json\n')
     result = run_cli("plot", str(bad), "--out", str(tmp_path / "c.png"))
-    assert_one_line_error(result, 1, str(bad), needle)
+    assert_one_line_error(result, 1, f"{bad}: line 2: not JSON")
+    assert result.stderr.splitlines()[1].startswith("hint: expected one JSON object per line")
     assert not (tmp_path / "c.png").exists()
 
 

@@ -29,7 +29,7 @@ DATA_URI = re.compile(r'src="data:(image/[a-z+]+);base64,([A-Za-z0-9+/=]+)"')
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, synthetic_data_dir) -> list[Path]:
-    return train_runs(tmp_path_factory.mktemp("runs"), synthetic_data_dir, ("0.01", "0.001"))
+    return train_runs(tmp_path_factory, synthetic_data_dir)
 
 
 @pytest.fixture(scope="module")

@@ -133,6 +133,18 @@ def _series(history: list[dict[str, Any]], key: str, scale: float = 1.0) -> tupl
     return [e for e, _ in points], [math.nan if v is None else v * scale for _, v in points]
 
 
+def legend_columns(labels: list[str], width_inches: float) -> int:
+    """The most columns (up to 4) whose labels fit side by side in the width, filled column by
+    column as matplotlib does (a label's width estimated from its length at 10 pt)."""
+    for ncol in range(min(len(labels), 4), 1, -1):
+        rows = -(-len(labels) // ncol)
+        columns = [labels[c * rows : (c + 1) * rows] for c in range(ncol)]
+        width = sum(0.9 + 0.085 * max(map(len, col), default=0) for col in columns)
+        if width <= width_inches:
+            return ncol
+    return 1
+
+
 def curves_png(runs: list[tuple[str, list[dict[str, Any]]]], fmt: str = "png") -> bytes:
     """The learning curves of `runs` (label, history), overlaid, as PNG or SVG bytes.
 
@@ -148,7 +160,7 @@ def curves_png(runs: list[tuple[str, list[dict[str, Any]]]], fmt: str = "png") -
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    fig = Figure(figsize=(10, 4.2), dpi=150, layout="constrained")
+    fig = Figure(figsize=(10, 4.2), dpi=150)  # fixed margins: a layout engine costs 0.2 s
     FigureCanvasAgg(fig)
     ax_err, ax_acc = fig.subplots(1, 2)
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(runs))]
@@ -174,8 +186,11 @@ def curves_png(runs: list[tuple[str, list[dict[str, Any]]]], fmt: str = "png") -
         Line2D([], [], color="#555555", lw=1.6, label="train"),
         Line2D([], [], color="#555555", lw=1.4, ls="--", marker="o", ms=3.5, label="test"),
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4),
-               frameon=False)  # fmt: skip
+    ncol = legend_columns([h.get_label() for h in handles], width_inches=9.6)
+    legend_rows = -(-len(handles) // ncol)
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False)
+    fig.subplots_adjust(left=0.06, right=0.985, top=0.92, wspace=0.16,
+                        bottom=0.13 + 0.055 * legend_rows)  # fmt: skip
     buf = io.BytesIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "gdcli"}):
         fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt == "svg" else None)

@@ -284,7 +284,8 @@ def _mistakes_section(
     intro = (
         f"{len(wrong)} of {len(guess)} test images are guessed wrong. These are the "
         f"{len(order)} the network was surest of: sorted by how far its output for the wrong "
-        "guess beat its output for the true class (the two numbers under each image)."
+        "guess beat its output for the true class (the two numbers under each image, then the "
+        "image's number in the test set)."
     )
     tiles = []
     for k in order:
@@ -294,7 +295,7 @@ def _mistakes_section(
         alt = f"test image {k}: guessed {classes[g]}, true {classes[t]}"
         tiles.append(
             f'<figure class="m">{_img(png_bytes(big), "image/png", alt)}'
-            f'<figcaption><span class="bad">{_e(classes[g])}</span> ≠ '
+            f'<figcaption>guess <span class="bad">{_e(classes[g])}</span> · true '
             f'<span class="good">{_e(classes[t])}</span><br><span class="muted">'
             f"{outputs[k, g]:.2f} vs {outputs[k, t]:.2f} · #{k}</span></figcaption></figure>"
         )
@@ -454,7 +455,8 @@ def _page(title: str, runs: list[Run], labels: list[str], body: list[str]) -> st
                   (("weights", "weights"), ("test", "test images"), ("mistakes", "mistakes"),
                    ("explain", "explanation"))]  # fmt: skip
     else:
-        links += [f'<a href="#run-{i}">{_e(lab)}</a>' for i, lab in enumerate(labels, 1)]
+        links += [f'<a href="#run-{i}" title="{_e(lab)}">run {i}</a>'
+                  for i, lab in enumerate(labels, 1)]  # fmt: skip
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -525,9 +527,9 @@ figure.m figcaption { margin-top: 2px; color: var(--fg); }
 .bad { color: var(--bad); font-weight: 700; }
 .good { color: var(--good); font-weight: 700; }
 .cards { display: flex; flex-wrap: wrap; gap: 10px; margin: 4px 0 16px; }
-.card { border: 1px solid var(--line); border-radius: 8px; padding: 8px 14px; min-width: 130px;
+.card { flex: 1 1 96px; border: 1px solid var(--line); border-radius: 8px; padding: 8px 12px;
         background: #fafbfc; }
-.card .v { font-size: 20px; font-weight: 650; font-variant-numeric: tabular-nums; }
+.card .v { font-size: 19px; font-weight: 650; font-variant-numeric: tabular-nums; }
 .card .k { color: var(--muted); font-size: 13px; }
 h4 { margin: 8px 0 6px; font-size: 15px; }
 dl.kv { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr));
