@@ -106,6 +106,21 @@ def test_hand_written_metrics_with_gaps(tmp_path):
     assert json.loads(result.stdout)["runs"][0]["label"] == "m.jsonl"
 
 
+def test_untested_epochs_are_skipped_and_non_finite_ones_are_gaps():
+    from gdcli.plot import _series
+
+    history = [
+        {"epoch": 1, "train_error": 0.9, "test_error": 0.8},
+        {"epoch": 2, "train_error": None, "test_error": None},
+        {"epoch": 3, "train_error": 0.5},
+        {"epoch": 4, "train_error": 0.4, "test_error": 0.6},
+    ]
+    epochs, values = _series(history, "train_error", 1.0)
+    assert epochs == [1, 2, 3, 4] and values[1] != values[1] and values[3] == 0.4
+    assert _series(history, "test_error", 1.0) == ([1, 4], [0.8, 0.6])
+    assert _series(history, "test_accuracy", 100.0) == ([], [])
+
+
 def test_labels_name_only_the_keys_that_differ_else_the_file_names():
     def run(name, **config):
         return Run(Path(name), config, [])

@@ -125,10 +125,14 @@ def run_labels(runs: list[Run]) -> list[str]:
     return labels
 
 
-def _series(history: list[dict[str, Any]], key: str, scale: float = 1.0) -> tuple[list, list]:
-    """(epochs, values) where `key` was measured; a null (not finite) value leaves a gap."""
-    points = [(h["epoch"], h.get(key)) for h in history if key in h]
-    if all(v is None for _, v in points):  # never measured (tests skipped): no line at all
+def _series(history: list[dict[str, Any]], key: str, scale: float) -> tuple[list, list]:
+    """(epochs, values) of `key`. The train figures are measured every epoch, so a null there
+    (not finite) leaves a gap; the test figures only at some epochs, so their nulls (not tested)
+    are left out and the line joins the epochs that were tested."""
+    every_epoch = key.startswith("train_")
+    points = [(h["epoch"], h.get(key)) for h in history]
+    points = [(e, v) for e, v in points if v is not None or every_epoch]
+    if all(v is None for _, v in points):
         return [], []
     return [e for e, _ in points], [math.nan if v is None else v * scale for _, v in points]
 

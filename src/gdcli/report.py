@@ -179,7 +179,8 @@ def _run_sections(
         ev = evaluate(net, x_seen, test.labels)
         outputs = net.predict(x_seen)
         parts.append(_accuracy_section(i, ev, classes, len(test.labels)))
-        parts.append(_mistakes_section(i, test, outputs, classes, mistakes))
+        if mistakes:
+            parts.append(_mistakes_section(i, test, outputs, classes, mistakes))
         parts.append(_explain_section(i, run, test, x_seen, classes, explain_index))
     else:
         why = test or "no test images"
@@ -197,10 +198,11 @@ def _weights_section(i: int, run: Run, classes: list[str]) -> str:
     wf = run.weights
     assert wf is not None
     first = wf.network.layers[0].weights
-    names = classes if first.shape[1] == len(classes) else [str(j) for j in range(first.shape[1])]
+    one_layer = len(wf.network.layers) == 1
+    names = classes if one_layer else [str(j) for j in range(first.shape[1])]
     what = (
         "each class's 784 weights"
-        if names is classes
+        if one_layer
         else f"each of the first layer's {first.shape[1]} hidden units' 784 weights"
     )
     grid = _figure(_img(weights_grid_png(first, names), "image/png", "weights grid", "figure"),
