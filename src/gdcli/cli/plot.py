@@ -16,6 +16,7 @@ from gdcli.terminal import print_json, stderr_console, stdout
 RunsArg = Annotated[
     list[Path],
     typer.Argument(
+        metavar="RUN",
         help="Weights files (their history) or metrics files (`gdcli train --metrics`).",
         show_default=False,
     ),

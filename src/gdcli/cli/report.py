@@ -16,7 +16,10 @@ from gdcli.errors import UsageError
 from gdcli.terminal import print_json, stderr_console, stdout
 
 RunsArg = Annotated[
-    list[Path], typer.Argument(help="Weights files written by `gdcli train`.", show_default=False)
+    list[Path],
+    typer.Argument(
+        metavar="RUN", help="Weights files written by `gdcli train`.", show_default=False
+    ),
 ]
 
 
