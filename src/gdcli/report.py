@@ -299,7 +299,7 @@ def _mistakes_section(
             f'<figure class="m">{_img(png_bytes(big), "image/png", alt)}'
             f'<figcaption>guess <span class="bad">{_e(classes[g])}</span> · true '
             f'<span class="good">{_e(classes[t])}</span><br><span class="muted">'
-            f"{outputs[k, g]:.2f} vs {outputs[k, t]:.2f} · #{k}</span></figcaption></figure>"
+            f"{outputs[k, g]:.2f} vs {outputs[k, t]:.2f}<br>test #{k}</span></figcaption></figure>"
         )
     content = f'<div class="mistakes">{"".join(tiles)}</div>' if tiles else _note("No mistakes.")
     return _section(f"mistakes-{i}", "Most confident mistakes", intro, content)
