@@ -53,7 +53,11 @@ def test_weights_correlate_with_the_mean_digit(tmp_path, data_dir):
     from gdcli.train import TrainData, train
 
     x, labels = load_split(DATASETS["mnist"], data_dir, "train", 1000)
-    w = train(TrainConfig(epochs=10), TrainData(x, labels, x[:10], labels[:10])).network.layers[0].weights
+    w = (
+        train(TrainConfig(epochs=10), TrainData(x, labels, x[:10], labels[:10]))
+        .network.layers[0]
+        .weights
+    )
     means = np.array([x[labels == d].mean(axis=0) for d in range(10)])
     corr = np.array([[np.corrcoef(w[:, d], means[e])[0, 1] for e in range(10)] for d in range(10)])
     assert (np.diag(corr) > 0).all(), np.diag(corr)

@@ -1,0 +1,89 @@
+"""gdcli plot: the learning curves of one or more runs in one figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from gdcli.atomic import write_bytes
+from gdcli.cli.app import JsonOpt, QuietOpt, app
+from gdcli.errors import UsageError
+from gdcli.terminal import print_json, stderr_console, stdout
+
+RunsArg = Annotated[
+    list[Path],
+    typer.Argument(
+        metavar="RUN",
+        help="Weights files (their history) or metrics files (`gdcli train --metrics`).",
+        show_default=False,
+    ),
+]
+
+
+def check_out(out: Path, suffixes: tuple[str, ...]) -> str:
+    """--out's format (its suffix without the dot), checked before any work: a known suffix, not
+    a folder, and no parent that is a file."""
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; give a file name")
+    suffix = out.suffix.lower().lstrip(".")
+    if suffix not in suffixes:
+        known = " or ".join(f".{s}" for s in suffixes)
+        raise UsageError(f"--out {out}: unknown file type {out.suffix or '(none)'!r}; use {known}")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"--out {out}: {parent} is a file, not a folder")
+            break
+    return suffix
+
+
+def warn(console: Console, message: str) -> None:
+    """A warning on stderr, one line however long (silenced by --quiet with the console)."""
+    console.print(f"warning: {message}", markup=False, soft_wrap=True)
+
+
+def no_history_message(path: Path) -> str:
+    return f"{path} has no training history (a file from gdcli 0.1, written before it was kept)"
+
+
+@app.command("plot")
+def plot_cmd(
+    runs: RunsArg,
+    out: Annotated[Path, typer.Option(help="The figure: .png or .svg.")] = Path("curves.png"),
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Learning curves: train and test error and accuracy against the epoch, runs overlaid."""
+    from gdcli.plot import curves_png, load_run, run_labels
+
+    fmt = check_out(out, ("png", "svg"))
+    loaded = [load_run(path) for path in runs]
+    drawable = [r for r in loaded if r.history]
+    skipped = [r for r in loaded if not r.history]
+    if not drawable:
+        names = ", ".join(str(r.path) for r in skipped)
+        many = f"none of {names} has a training history (files from gdcli 0.1)"
+        what = no_history_message(skipped[0].path) if len(skipped) == 1 else many
+        raise UsageError(
+            f"{what}: nothing to plot",
+            hint="retrain with this gdcli (or pass the run's `--metrics` file)",
+        )
+    err = stderr_console(quiet)
+    for r in skipped:
+        warn(err, f"{no_history_message(r.path)}; plotting the other runs")
+    labels = run_labels(drawable)
+    write_bytes(
+        out, curves_png([(lab, r.history) for lab, r in zip(labels, drawable, strict=True)], fmt)
+    )
+    if as_json:
+        print_json(
+            {"written": str(out),
+             "runs": [{"file": str(r.path), "label": lab, "epochs": len(r.history)}
+                      for lab, r in zip(labels, drawable, strict=True)],
+             "skipped": [str(r.path) for r in skipped]}
+        )  # fmt: skip
+        return
+    stdout.print(str(out), markup=False)

@@ -1,0 +1,67 @@
+"""gdcli report: one self-contained HTML page about one or more runs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gdcli.atomic import write_text
+from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, app
+from gdcli.cli.plot import check_out, warn
+from gdcli.datasets import resolve_data_dir
+from gdcli.errors import UsageError
+from gdcli.terminal import print_json, stderr_console, stdout
+
+RunsArg = Annotated[
+    list[Path],
+    typer.Argument(
+        metavar="RUN", help="Weights files written by `gdcli train`.", show_default=False
+    ),
+]
+
+
+@app.command("report")
+def report_cmd(
+    runs: RunsArg,
+    out: Annotated[Path, typer.Option(help="The page: .html.")] = Path("report.html"),
+    data_dir: DataDirOpt = None,
+    mistakes: Annotated[
+        int, typer.Option(help="How many confidently wrong test images to show.", min=0, max=500)
+    ] = 24,
+    explain_index: Annotated[
+        int, typer.Option(help="The test image whose dot products are drawn.", min=0)
+    ] = 0,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """One HTML page (figures embedded) to open after training: curves, weights, mistakes."""
+    from gdcli.plot import load_run
+    from gdcli.report import build_report, load_test_images
+
+    started = time.perf_counter()
+    check_out(out, ("html", "htm"))
+    loaded = [load_run(path) for path in runs]
+    for r in loaded:
+        if r.weights is None:
+            raise UsageError(
+                f"{r.path} is a metrics file; the report needs weights files",
+                hint="pass the weights file that run wrote (gdcli train --out); "
+                "`gdcli plot` draws metrics files",
+            )
+    tests = load_test_images(loaded, resolve_data_dir(data_dir))
+    report = build_report(loaded, tests, mistakes=mistakes, explain_index=explain_index)
+    write_text(out, report.html)
+    seconds = time.perf_counter() - started
+    err = stderr_console(quiet)
+    for note in report.notes:
+        warn(err, note)
+    if as_json:
+        print_json(
+            {"written": str(out), "bytes": len(report.html.encode()),
+             "seconds": round(seconds, 3), "left_out": report.notes}
+        )  # fmt: skip
+        return
+    stdout.print(str(out), markup=False)

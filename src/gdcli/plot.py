@@ -1,0 +1,201 @@
+"""Learning curves: train and test error and accuracy against the epoch, several runs overlaid.
+
+A run is a weights file (its history) or a metrics file (the JSON lines `gdcli train --metrics`
+writes). The legend names what differs between the runs' configurations ("alpha 0.01" vs
+"alpha 0.001"), or their file names when nothing does. matplotlib is imported only when drawing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gdcli import weights_file
+from gdcli.errors import GdcliError, UsageError
+
+FORMATS = ("png", "svg")
+# One colour per run, in order (matplotlib's tab10); the report's run headings use them too.
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip
+METRIC_KEYS = ("train_error", "train_accuracy", "test_error", "test_accuracy")
+METRICS_HINT = "expected one JSON object per line, as `gdcli train --metrics FILE` writes them"
+
+
+@dataclass
+class Run:
+    """One training run: where it came from, its configuration and its per-epoch history.
+
+    config: the weights file's config, or what a metrics file tells (alpha, epochs); history:
+    one dict per epoch (epoch, alpha, train_error, ...; None where not measured or not finite);
+    weights: the whole weights file, None for a metrics file.
+    """
+
+    path: Path
+    config: dict[str, Any]
+    history: list[dict[str, Any]]
+    weights: weights_file.WeightsFile | None = field(default=None, repr=False)
+
+
+def load_run(path: Path) -> Run:
+    """A weights file (.npz, told by its zip signature) or a metrics file (JSON lines)."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"no such file: {path}")
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder, not a weights or metrics file")
+    if zipfile.is_zipfile(path):
+        wf = weights_file.load(path)
+        return Run(path, dict(wf.meta.get("config", {})), list(wf.history), wf)
+    history = read_metrics(path)
+    config = {"alpha": history[0].get("alpha"), "epochs": history[-1]["epoch"]} if history else {}
+    return Run(path, {k: v for k, v in config.items() if v is not None}, history)
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """The epochs of a metrics file, checked: each line an object with an epoch >= 1 and numbers
+    (or null) for the metrics. Anything else is a GdcliError naming the line."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise GdcliError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise GdcliError(f"{path}: not a metrics file (not text)", hint=METRICS_HINT) from None
+    history = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            history.append(_epoch_record(line, f"{path}: line {number}"))
+    return history
+
+
+def _epoch_record(line: str, where: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise GdcliError(f"{where}: not JSON ({exc.msg})", hint=METRICS_HINT) from None
+    if not isinstance(record, dict):
+        raise GdcliError(f"{where}: not a JSON object", hint=METRICS_HINT)
+    epoch = record.get("epoch")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 1:
+        raise GdcliError(f"{where}: no epoch number (got {epoch!r})", hint=METRICS_HINT)
+    for key in ("alpha", *METRIC_KEYS):
+        value = record.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise GdcliError(f"{where}: {key} is not a number (got {value!r})", hint=METRICS_HINT)
+    return record
+
+
+def format_value(value: Any) -> str:
+    """A config value for a legend or a table: 0.01, on/off, none, 128,64."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ",".join(format_value(v) for v in value) or "none"
+    if value is None or value == "":
+        return "none"
+    return str(value)
+
+
+def differing_keys(configs: list[dict[str, Any]]) -> list[str]:
+    """The keys every config has whose values are not all the same, in the first's order."""
+    if len(configs) < 2:
+        return []
+    common = [k for k in configs[0] if all(k in c for c in configs[1:])]
+    return [k for k in common if any(c[k] != configs[0][k] for c in configs[1:])]
+
+
+def file_names(paths: list[Path]) -> list[str]:
+    """Each path's file name, or the paths as given when two names are the same."""
+    names = [p.name for p in paths]
+    return names if len(set(names)) == len(names) else [str(p) for p in paths]
+
+
+def run_labels(runs: list[Run]) -> list[str]:
+    """What tells the runs apart: "alpha 0.01" vs "alpha 0.001", else their file names."""
+    keys = differing_keys([r.config for r in runs])
+    labels = [", ".join(f"{k} {format_value(r.config[k])}" for k in keys) for r in runs]
+    if not keys or len(set(labels)) < len(labels):
+        return file_names([r.path for r in runs])
+    return labels
+
+
+def _series(history: list[dict[str, Any]], key: str, scale: float) -> tuple[list, list]:
+    """(epochs, values) of `key`. The train figures are measured every epoch, so a null there
+    (not finite) leaves a gap; the test figures only at some epochs, so their nulls (not tested)
+    are left out and the line joins the epochs that were tested."""
+    every_epoch = key.startswith("train_")
+    points = [(h["epoch"], h.get(key)) for h in history]
+    points = [(e, v) for e, v in points if v is not None or every_epoch]
+    if all(v is None for _, v in points):
+        return [], []
+    return [e for e, _ in points], [math.nan if v is None else v * scale for _, v in points]
+
+
+def legend_columns(labels: list[str], width_inches: float) -> int:
+    """The most columns (up to 4) whose labels fit side by side in the width, filled column by
+    column as matplotlib does (a label's width estimated from its length at 10 pt)."""
+    for ncol in range(min(len(labels), 4), 1, -1):
+        rows = -(-len(labels) // ncol)
+        columns = [labels[c * rows : (c + 1) * rows] for c in range(ncol)]
+        width = sum(0.9 + 0.085 * max(map(len, col), default=0) for col in columns)
+        if width <= width_inches:
+            return ncol
+    return 1
+
+
+def curves_png(runs: list[tuple[str, list[dict[str, Any]]]], fmt: str = "png") -> bytes:
+    """The learning curves of `runs` (label, history), overlaid, as PNG or SVG bytes.
+
+    Left: error (the sum over the outputs of the squared error, mean over images); right:
+    accuracy in %. Solid lines: train (each image's prediction just before its step); dashed
+    with dots: test, at the epochs it was measured. One colour per run (PALETTE, in order),
+    named in the legend; SVG text stays text.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r} is not one of {FORMATS}")
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    fig = Figure(figsize=(10, 4.2), dpi=150)  # fixed margins: a layout engine costs 0.2 s
+    FigureCanvasAgg(fig)
+    ax_err, ax_acc = fig.subplots(1, 2)
+    colours = [PALETTE[i % len(PALETTE)] for i in range(len(runs))]
+    for (_, history), colour in zip(runs, colours, strict=True):
+        for ax, key, scale in ((ax_err, "error", 1.0), (ax_acc, "accuracy", 100.0)):
+            ax.plot(*_series(history, f"train_{key}", scale), color=colour, lw=1.6)
+            epochs, values = _series(history, f"test_{key}", scale)
+            dots = "o" if len(epochs) <= 60 else None
+            ax.plot(epochs, values, color=colour, lw=1.4, ls="--", marker=dots, ms=3.5)
+    ax_err.set_title("error (squared, mean per image)", loc="left", fontsize=11)
+    ax_acc.set_title("accuracy (%)", loc="left", fontsize=11)
+    ax_acc.set_ylim(top=min(ax_acc.get_ylim()[1], 101))  # room for a line at 100%
+    ax_err.set_ylim(bottom=0)
+    for ax in (ax_err, ax_acc):
+        ax.set_xlabel("epoch")
+        ax.grid(True, color="#dddddd", lw=0.6)
+        ax.spines[["top", "right"]].set_visible(False)
+    handles = []
+    if len(runs) > 1:
+        handles = [Line2D([], [], color=c, lw=2.5, label=lab)
+                   for (lab, _), c in zip(runs, colours, strict=True)]  # fmt: skip
+    handles += [
+        Line2D([], [], color="#555555", lw=1.6, label="train"),
+        Line2D([], [], color="#555555", lw=1.4, ls="--", marker="o", ms=3.5, label="test"),
+    ]
+    ncol = legend_columns([h.get_label() for h in handles], width_inches=9.6)
+    legend_rows = -(-len(handles) // ncol)
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False)
+    fig.subplots_adjust(left=0.06, right=0.985, top=0.92, wspace=0.16,
+                        bottom=0.13 + 0.055 * legend_rows)  # fmt: skip
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "gdcli"}):
+        fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+    return buf.getvalue()

@@ -1,0 +1,558 @@
+"""The report: one self-contained HTML page about one or more training runs.
+
+Every figure is embedded as a data: URI and the style is inline CSS, so the file reads offline and
+can be mailed. What it shows, per run: the configuration and results, the learning curves, the
+weights grid and its evolution, and, from the test images, the confusion matrix, the per-class
+accuracy, the most confidently wrong guesses and the dot-product explanation of one image. With
+several runs, the curves are overlaid and the configurations and results compared side by side.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gdcli import __version__
+from gdcli.data import load_split
+from gdcli.datasets import DEFAULT_DATASET, IMAGE_SIDE, get_dataset
+from gdcli.errors import GdcliError, UsageError
+from gdcli.image_files import png_bytes
+from gdcli.metrics import Evaluation, evaluate
+from gdcli.plot import PALETTE, Run, format_value, run_labels
+from gdcli.transforms import deskew
+
+THUMB_SCALE = 3  # mistakes are drawn 84x84 pixels
+MISSING = "-"  # a figure a run does not have
+OFF_DIAGONAL_FULL = 0.2  # a confusion cell is full red when 20% of its row lands there
+
+
+@dataclass
+class TestImages:
+    """A dataset's test split: images (n, 784) float64 in [0, 1] as stored, labels (n,)."""
+
+    x: np.ndarray
+    labels: np.ndarray
+
+
+@dataclass
+class Report:
+    """The page, and one line for each thing it could not show (and why)."""
+
+    html: str
+    notes: list[str]
+
+
+def load_test_images(runs: list[Run], data_dir: Path) -> dict[str, TestImages | str]:
+    """Each run's dataset's test split, or the one-line reason it could not be read."""
+    out: dict[str, TestImages | str] = {}
+    for name in dict.fromkeys(dataset_name(r) for r in runs):
+        try:
+            x, labels = load_split(get_dataset(name), data_dir, "test")
+            out[name] = TestImages(x, labels)
+        except GdcliError as exc:
+            out[name] = exc.message
+    return out
+
+
+def dataset_name(run: Run) -> str:
+    return str(run.config.get("dataset", DEFAULT_DATASET))
+
+
+def class_names(run: Run) -> list[str]:
+    try:
+        return list(get_dataset(dataset_name(run)).classes)
+    except GdcliError:
+        return [str(i) for i in range(run.weights.network.n_outputs)]  # type: ignore[union-attr]
+
+
+def build_report(
+    runs: list[Run],
+    tests: dict[str, TestImages | str],
+    mistakes: int = 24,
+    explain_index: int = 0,
+) -> Report:
+    """The page for `runs` (weights files), with `tests` from load_test_images.
+
+    mistakes: how many confidently wrong test images to show; explain_index: the test image
+    whose dot products are drawn.
+    """
+    labels = run_labels(runs)
+    for r in runs:
+        test = tests.get(dataset_name(r))
+        if isinstance(test, TestImages) and explain_index >= len(test.labels):
+            raise UsageError(
+                f"--explain-index {explain_index} is past the {len(test.labels)} test images"
+            )
+    colours = _colours(runs)
+    body = [_curves_section(runs, labels), _runs_section(runs, labels, colours)]
+    for i, (run, label) in enumerate(zip(runs, labels, strict=True), 1):
+        test = tests.get(dataset_name(run))
+        heading = _run_heading(i, label, colours[i - 1]) if len(runs) > 1 else ""
+        body.append(heading + _run_sections(i, run, test, mistakes, explain_index))
+    one = len(runs) == 1
+    title = f"gdcli report: {runs[0].path.name}" if one else f"gdcli report: {len(runs)} runs"
+    return Report(_page(title, runs, labels, body), _notes(runs, tests))
+
+
+def _notes(runs: list[Run], tests: dict[str, TestImages | str]) -> list[str]:
+    """One line per thing the page cannot show, and why."""
+    notes = []
+    for r in runs:
+        if not r.history:
+            notes.append(f"{r.path}: no training history (a gdcli 0.1 file): no learning curves")
+        if not r.weights or not r.weights.snapshots:
+            notes.append(f"{r.path}: no weight snapshots (a gdcli 0.1 file): no evolution")
+    for test in tests.values():
+        if isinstance(test, str):
+            notes.append(
+                f"{test}: no confusion matrix, per-class accuracy, mistakes or explanation"
+            )
+    return notes
+
+
+def _colours(runs: list[Run]) -> list[str | None]:
+    """Each run's colour in the curves (runs without history are not drawn)."""
+    drawn = iter(PALETTE * (1 + len(runs) // len(PALETTE)))
+    return [next(drawn) if r.history else None for r in runs]
+
+
+def _curves_section(runs: list[Run], labels: list[str]) -> str:
+    from gdcli.plot import curves_png
+
+    drawn = [(lab, r.history) for lab, r in zip(labels, runs, strict=True) if r.history]
+    if drawn:
+        content = _img(curves_png(drawn), "image/png", "learning curves", "figure")
+    else:
+        content = _note("No run holds a training history (files written by gdcli 0.1).")
+    intro = (
+        "Error and accuracy on the training images (solid: each image's prediction just before "
+        "its own update, as the book reports them) and on the test images (dashed, at the "
+        "epochs they were measured)."
+        + (" One colour per run." if len(drawn) > 1 else "")
+        + " A test curve that stops improving while the train curve keeps going is the network "
+        "memorising its training images instead of learning the digits."
+    )
+    return _section("curves", "Learning curves", intro, content)
+
+
+def _runs_section(runs: list[Run], labels: list[str], colours: list[str | None]) -> str:
+    if len(runs) == 1:
+        content = _result_cards(_results(runs[0])) + _config_grid(runs[0].config)
+        return _section("runs", "Configuration and results", "", content)
+    intro = (
+        "The runs side by side. Highlighted rows are the settings where they differ (listed "
+        "first); the best figure of each result is in green."
+    )
+    heads = [_swatch(c) + _e(lab) for lab, c in zip(labels, colours, strict=True)]
+    content = _config_table(runs, heads) + _results_table(runs, heads)
+    return _section("runs", "Runs compared", intro, content)
+
+
+def _run_heading(i: int, label: str, colour: str | None) -> str:
+    return f'<h2 class="run" id="run-{i}">{_swatch(colour)}Run {i}: {_e(label)}</h2>'
+
+
+def _swatch(colour: str | None) -> str:
+    return f'<span class="sw" style="background:{colour}"></span>' if colour else ""
+
+
+# --- per run --------------------------------------------------------------------------------
+
+
+def _run_sections(
+    i: int, run: Run, test: TestImages | str | None, mistakes: int, explain_index: int
+) -> str:
+    wf = run.weights
+    assert wf is not None
+    net = wf.network
+    classes = class_names(run)
+    parts = [_weights_section(i, run, classes)]
+    if isinstance(test, TestImages):
+        x_seen = deskew(test.x) if run.config.get("deskew") else test.x
+        ev = evaluate(net, x_seen, test.labels)
+        outputs = net.predict(x_seen)
+        parts.append(_accuracy_section(i, ev, classes, len(test.labels)))
+        if mistakes:
+            parts.append(_mistakes_section(i, test, outputs, classes, mistakes))
+        parts.append(_explain_section(i, run, test, x_seen, classes, explain_index))
+    else:
+        why = test or "no test images"
+        note = _note(
+            f"{why}. Run `gdcli fetch` (with the same --data-dir) and write the report again "
+            "to see the confusion matrix, per-class accuracy, mistakes and explanation."
+        )
+        parts.append(_section(f"test-{i}", "Test images", "", note))
+    return "\n".join(parts)
+
+
+def _weights_section(i: int, run: Run, classes: list[str]) -> str:
+    from gdcli.heatmap import evolution_gif, weights_grid_png
+
+    wf = run.weights
+    assert wf is not None
+    first = wf.network.layers[0].weights
+    one_layer = len(wf.network.layers) == 1
+    names = classes if one_layer else [str(j) for j in range(first.shape[1])]
+    what = (
+        "each class's 784 weights"
+        if one_layer
+        else f"each of the first layer's {first.shape[1]} hidden units' 784 weights"
+    )
+    png = weights_grid_png(first, names, hidden=not one_layer)
+    grid = _figure(_img(png, "image/png", "weights grid", "figure"),
+                   "After training")  # fmt: skip
+    if wf.snapshots:
+        epochs = sorted(wf.snapshots)
+        frames = [(e, np.asarray(wf.snapshots[e][0], dtype=np.float64)) for e in epochs]
+        gif = _img(
+            evolution_gif(frames, names, hidden=not one_layer),
+            "image/gif",
+            "weights evolution",
+            "figure",
+        )
+        listed = ", ".join(str(e) for e in epochs)
+        evolution = _figure(gif, f"Evolution, one frame per snapshot: epochs {listed}")
+    else:
+        evolution = _note("No snapshots in this file (written by gdcli 0.1): no evolution.")
+    intro = (
+        f"The weights as pictures: {what} as a 28x28 image, on one colour scale symmetric "
+        "around zero. A pixel where the weight is positive raises that output's score when it "
+        "is inked; a negative one lowers it."
+    )
+    return _section(f"weights-{i}", "Weights", intro, f'<div class="pair">{grid}{evolution}</div>')
+
+
+def _accuracy_section(i: int, ev: Evaluation, classes: list[str], n: int) -> str:
+    intro = (
+        f"All {n} test images: {100 * ev.accuracy:.2f}% correct, error {ev.error:.4f}. In the "
+        "matrix, rows are the true class and columns the network's guess; blue cells are right "
+        "guesses, red cells mistakes (darker: more of the row's images)."
+    )
+    matrix = _figure(_confusion_table(ev.confusion, classes), "Confusion matrix")
+    bars = _figure(_per_class_table(ev, classes), "Accuracy per class")
+    return _section(f"test-{i}", "Test images", intro, f'<div class="pair">{matrix}{bars}</div>')
+
+
+def _confusion_table(confusion: np.ndarray, classes: list[str]) -> str:
+    totals = np.maximum(confusion.sum(axis=1, keepdims=True), 1)
+    fraction = confusion / totals
+    head = "".join(f'<th title="{_e(c)}">{j}</th>' for j, c in enumerate(classes))
+    rows = []
+    for t, name in enumerate(classes):
+        cells = []
+        for g in range(len(classes)):
+            count, f = int(confusion[t, g]), float(fraction[t, g])
+            if t == g:
+                colour, level = (37, 99, 235), f
+            else:
+                colour, level = (220, 38, 38), min(1.0, f / OFF_DIAGONAL_FULL)
+            bg = ",".join(str(round(255 + (c - 255) * level)) for c in colour)
+            ink = ' class="dark"' if level > 0.55 else ""
+            tip = f"true {name}, guessed {classes[g]}: {count} ({100 * f:.1f}% of the row)"
+            cells.append(f'<td{ink} style="background:rgb({bg})" title="{_e(tip)}">'
+                         f"{count or ''}</td>")  # fmt: skip
+        rows.append(f'<tr><th class="l">{_e(_class_label(t, name))}</th>{"".join(cells)}</tr>')
+    return (f'<table class="cm"><thead><tr><th class="l">true \\ guess</th>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")  # fmt: skip
+
+
+def _per_class_table(ev: Evaluation, classes: list[str]) -> str:
+    totals = ev.confusion.sum(axis=1)
+    worst = int(np.nanargmin(ev.per_class)) if np.isfinite(ev.per_class).any() else -1
+    rows = []
+    for c, name in enumerate(classes):
+        acc = float(ev.per_class[c])
+        pct = MISSING if math.isnan(acc) else f"{100 * acc:.1f}%"
+        width = 0 if math.isnan(acc) else 100 * acc
+        mark = ' class="worst"' if c == worst else ""
+        rows.append(
+            f'<tr{mark}><th class="l">{_e(_class_label(c, name))}</th>'
+            f'<td><div class="bar"><span style="width:{width:.1f}%"></span></div></td>'
+            f'<td>{pct}</td><td class="muted">{int(totals[c])}</td></tr>'
+        )
+    return ('<table class="pc"><thead><tr><th class="l">class</th><th></th><th>accuracy</th>'
+            f'<th>images</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')  # fmt: skip
+
+
+def _mistakes_section(
+    i: int, test: TestImages, outputs: np.ndarray, classes: list[str], count: int
+) -> str:
+    guess = np.argmax(outputs, axis=1)
+    rows = np.arange(len(guess))
+    wrong = np.flatnonzero(guess != test.labels)
+    gap = outputs[rows, guess] - outputs[rows, test.labels]
+    order = wrong[np.argsort(-gap[wrong], kind="stable")][:count]
+    intro = (
+        f"{len(wrong)} of {len(guess)} test images are guessed wrong. These are the "
+        f"{len(order)} the network was surest of: sorted by how far its output for the wrong "
+        "guess beat its output for the true class (the two numbers under each image, then the "
+        "image's number in the test set)."
+    )
+    tiles = []
+    for k in order:
+        pixels = np.rint(test.x[k] * 255).reshape(IMAGE_SIDE, IMAGE_SIDE).astype(np.uint8)
+        big = pixels.repeat(THUMB_SCALE, axis=0).repeat(THUMB_SCALE, axis=1)
+        g, t = int(guess[k]), int(test.labels[k])
+        alt = f"test image {k}: guessed {classes[g]}, true {classes[t]}"
+        tiles.append(
+            f'<figure class="m">{_img(png_bytes(big), "image/png", alt)}'
+            f'<figcaption>guess <span class="bad">{_e(classes[g])}</span> · true '
+            f'<span class="good">{_e(classes[t])}</span><br><span class="muted">'
+            f"{outputs[k, g]:.2f} vs {outputs[k, t]:.2f}<br>test #{k}</span></figcaption></figure>"
+        )
+    content = f'<div class="mistakes">{"".join(tiles)}</div>' if tiles else _note("No mistakes.")
+    return _section(f"mistakes-{i}", "Most confident mistakes", intro, content)
+
+
+def _explain_section(
+    i: int, run: Run, test: TestImages, x_seen: np.ndarray, classes: list[str], index: int
+) -> str:
+    from gdcli.explain import explain_png, why_not
+
+    net = run.weights.network  # type: ignore[union-attr]
+    title = "Why it guessed what it guessed"
+    if why := why_not(net):
+        return _section(
+            f"explain-{i}", title, "", _note(why.replace("--explain draws", "This picture draws"))
+        )
+    scores = net.scores(x_seen[index])
+    guess, true = int(np.argmax(scores)), int(test.labels[index])
+    intro = (
+        f"Test image #{index} (a {_e(classes[true])}, guessed {_e(classes[guess])}). A class's "
+        "score is the dot product of the image with that class's weights: multiply pixel by "
+        "weight, then add up. Each row shows the input, a class's weights and their product, "
+        "for the highest-scoring classes; the sum of the product is the score, and the largest "
+        "score wins."
+    )
+    if len(net.layers) > 1:
+        intro += (
+            " With hidden layers, a class's weights here are the ones this image sees: the "
+            "first layer's weights through the hidden units it switches on, times the layers "
+            "above (for a fixed input a relu network is linear)."
+        )
+    png = explain_png(net, x_seen[index], classes)
+    return _section(f"explain-{i}", title, intro, _img(png, "image/png", "explanation", "figure"))
+
+
+# --- comparison tables ----------------------------------------------------------------------
+
+
+def _config_table(runs: list[Run], heads: list[str]) -> str:
+    """Settings (rows) by runs (columns); rows that differ first, highlighted."""
+    keys = list(dict.fromkeys(k for r in runs for k in r.config))
+    rows = {
+        k: [format_value(r.config[k]) if k in r.config else MISSING for r in runs] for k in keys
+    }
+    differ = [k for k in keys if len(set(rows[k])) > 1]
+    body = []
+    for k in differ + [k for k in keys if k not in differ]:
+        mark = ' class="diff"' if k in differ else ""
+        cells = "".join(f"<td>{_e(v)}</td>" for v in rows[k])
+        body.append(f'<tr{mark}><th class="l">{_e(k)}</th>{cells}</tr>')
+    head = "".join(f"<th>{h}</th>" for h in heads)
+    return (f'<table class="cfg"><thead><tr><th class="l">setting</th>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>")  # fmt: skip
+
+
+def _config_grid(config: dict[str, Any]) -> str:
+    items = "".join(
+        f"<div><dt>{_e(k)}</dt><dd>{_e(format_value(v))}</dd></div>" for k, v in config.items()
+    )
+    return f'<h4>Configuration</h4><dl class="kv">{items}</dl>'
+
+
+def _result_cards(results: dict[str, tuple[float | None, str]]) -> str:
+    cards = "".join(
+        f'<div class="card"><div class="v">{_e(text)}</div><div class="k">{_e(name)}</div></div>'
+        for name, (_, text) in results.items()
+    )
+    return f'<div class="cards">{cards}</div>'
+
+
+def _results(run: Run) -> dict[str, tuple[float | None, str]]:
+    """Figures of a run: name -> (value to rank, text). From its history, else its meta."""
+    summary = run.weights.meta.get("metrics", {}) if run.weights else {}
+    h = run.history
+    last = h[-1] if h else summary
+    tested = [e for e in h if e.get("test_accuracy") is not None]
+    final_test = tested[-1] if tested else ({} if h else summary)
+    best = max(tested, key=lambda e: e["test_accuracy"]) if tested else None
+    seconds = summary.get("seconds", h[-1].get("seconds") if h else None)
+
+    def pct(v: Any) -> tuple[float | None, str]:
+        return (v, f"{100 * v:.2f}%") if isinstance(v, (int, float)) else (None, MISSING)
+
+    def num(v: Any) -> tuple[float | None, str]:
+        return (v, f"{v:.4f}") if isinstance(v, (int, float)) else (None, MISSING)
+
+    return {
+        "test accuracy": pct(final_test.get("test_accuracy")),
+        "test error": num(final_test.get("test_error")),
+        "train accuracy": pct(last.get("train_accuracy")),
+        "train error": num(last.get("train_error")),
+        "best test accuracy": pct(best["test_accuracy"] if best else None),
+        "best at epoch": (None, str(best["epoch"]) if best else MISSING),
+        "epochs": (None, str(last.get("epoch", last.get("epochs", MISSING)))),
+        "training time": (
+            None,
+            f"{seconds:.1f} s" if isinstance(seconds, (int, float)) else MISSING,
+        ),
+    }
+
+
+def _results_table(runs: list[Run], heads: list[str]) -> str:
+    results = [_results(r) for r in runs]
+    lower_is_better = {"train error", "test error"}
+    rows = []
+    for name in results[0]:
+        values = [res[name][0] for res in results]
+        ranked = [v for v in values if v is not None]
+        best = None
+        if len(runs) > 1 and len(ranked) > 1 and len(set(ranked)) > 1:
+            best = min(ranked) if name in lower_is_better else max(ranked)
+        cells = "".join(
+            f"<td{' class=best' if v is not None and v == best else ''}>{_e(res[name][1])}</td>"
+            for v, res in zip(values, results, strict=True)
+        )
+        rows.append(f'<tr><th class="l">{_e(name)}</th>{cells}</tr>')
+    head = "".join(f"<th>{h}</th>" for h in heads)
+    return (f'<table class="res"><thead><tr><th class="l">result</th>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")  # fmt: skip
+
+
+# --- HTML -----------------------------------------------------------------------------------
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text))
+
+
+def _class_label(index: int, name: str) -> str:
+    return name if name == str(index) else f"{index} {name}"
+
+
+def _img(data: bytes, mime: str, alt: str, cls: str = "") -> str:
+    uri = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    klass = f' class="{cls}"' if cls else ""
+    return f'<img{klass} src="{uri}" alt="{_e(alt)}">'
+
+
+def _figure(content: str, caption: str) -> str:
+    return f"<figure>{content}<figcaption>{_e(caption)}</figcaption></figure>"
+
+
+def _note(text: str) -> str:
+    return f'<p class="note">{_e(text)}</p>'
+
+
+def _section(anchor: str, title: str, intro: str, content: str) -> str:
+    lead = f'<p class="lead">{intro}</p>' if intro else ""
+    return f'<section id="{anchor}"><h3>{_e(title)}</h3>{lead}{content}</section>'
+
+
+def _page(title: str, runs: list[Run], labels: list[str], body: list[str]) -> str:
+    files = ", ".join(_e(r.path) for r in runs)
+    datasets = ", ".join(dict.fromkeys(dataset_name(r) for r in runs))
+    when = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
+    links = ['<a href="#curves">curves</a>', '<a href="#runs">configuration</a>']
+    if len(runs) == 1:
+        links += [f'<a href="#{a}-1">{t}</a>' for a, t in
+                  (("weights", "weights"), ("test", "test images"), ("mistakes", "mistakes"),
+                   ("explain", "explanation"))]  # fmt: skip
+    else:
+        links += [f'<a href="#run-{i}" title="{_e(lab)}">run {i}</a>'
+                  for i, lab in enumerate(labels, 1)]  # fmt: skip
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="gdcli {__version__}">
+<title>{_e(title)}</title>
+<style>{CSS}</style></head>
+<body>
+<header><div class="wrap"><h1>{_e(title)}</h1>
+<p class="sub">{files} · dataset {_e(datasets)} · written {when} by gdcli {__version__}</p>
+<nav>{" ".join(links)}</nav></div></header>
+<main class="wrap">
+{"".join(body)}
+</main>
+<footer class="wrap">Everything on this page is in this one file: it reads offline and can be
+mailed. Made by <code>gdcli report</code>.</footer>
+</body></html>
+"""
+
+
+CSS = """
+:root { --fg: #1f2328; --muted: #59636e; --line: #d8dee4; --bg: #f3f5f8; --accent: #2563eb;
+        --diff: #fff4c2; --good: #15803d; --bad: #b91c1c; }
+* { box-sizing: border-box; }
+body { margin: 0; color: var(--fg); background: var(--bg);
+       font: 15px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
+       sans-serif; }
+.wrap { max-width: 1100px; margin: 0 auto; padding: 0 24px; }
+header { background: #1e293b; color: #f8fafc; padding: 22px 0 14px; }
+header h1 { margin: 0; font-size: 24px; font-weight: 650; }
+header .sub { margin: 4px 0 10px; color: #cbd5e1; font-size: 13px; overflow-wrap: anywhere; }
+nav a { color: #93c5fd; margin-right: 16px; text-decoration: none; font-size: 14px; }
+nav a:hover { text-decoration: underline; }
+section { background: #fff; border: 1px solid var(--line); border-radius: 10px;
+          padding: 18px 24px 20px; margin: 18px 0; }
+h2.run { margin: 34px 0 0; font-size: 21px; padding-bottom: 4px;
+         border-bottom: 3px solid var(--accent); }
+h3 { margin: 0 0 4px; font-size: 18px; }
+p.lead { color: var(--muted); margin: 0 0 14px; max-width: 80ch; }
+p.note { border-left: 4px solid #d4a72c; background: #fffbeb; padding: 8px 12px; margin: 8px 0; }
+img.figure { display: block; max-width: 100%; height: auto; }
+figure { margin: 0; }
+figcaption { color: var(--muted); font-size: 13px; margin-top: 6px; }
+.pair { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
+.pair > figure { flex: 1 1 420px; min-width: 0; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 14px; }
+th, td { padding: 4px 12px; text-align: right; border-bottom: 1px solid var(--line); }
+th { font-weight: 600; }
+th.l { text-align: left; }
+thead th { border-bottom: 2px solid var(--line); vertical-align: bottom; }
+table.cfg, table.res { margin: 0 24px 12px 0; display: inline-table; vertical-align: top; }
+tr.diff th, tr.diff td { background: var(--diff); }
+td.best { font-weight: 700; color: var(--good); }
+table.cm td { width: 42px; height: 30px; padding: 0; text-align: center; font-size: 12px;
+              border: 1px solid #fff; }
+table.cm td.dark { color: #fff; }
+table.cm th { padding: 2px 6px; font-size: 12px; text-align: center; }
+table.cm th.l { text-align: left; }
+.bar { width: 180px; height: 12px; background: #e5e7eb; border-radius: 6px; overflow: hidden; }
+.bar > span { display: block; height: 100%; background: var(--accent); }
+tr.worst th, tr.worst td { color: var(--bad); }
+tr.worst .bar > span { background: var(--bad); }
+.muted { color: var(--muted); }
+.mistakes { display: grid; grid-template-columns: repeat(auto-fill, minmax(104px, 1fr));
+            gap: 14px 10px; }
+figure.m { text-align: center; font-size: 13px; line-height: 1.35; }
+figure.m img { width: 84px; height: 84px; border-radius: 4px; image-rendering: pixelated; }
+figure.m figcaption { margin-top: 2px; color: var(--fg); }
+.bad { color: var(--bad); font-weight: 700; }
+.good { color: var(--good); font-weight: 700; }
+.cards { display: flex; flex-wrap: wrap; gap: 10px; margin: 4px 0 16px; }
+.card { flex: 1 1 96px; border: 1px solid var(--line); border-radius: 8px; padding: 8px 12px;
+        background: #fafbfc; }
+.card .v { font-size: 19px; font-weight: 650; font-variant-numeric: tabular-nums; }
+.card .k { color: var(--muted); font-size: 13px; }
+h4 { margin: 8px 0 6px; font-size: 15px; }
+dl.kv { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr));
+        gap: 0 18px; margin: 0; font-size: 14px; }
+dl.kv > div { display: flex; justify-content: space-between; gap: 8px; padding: 3px 0;
+              border-bottom: 1px solid var(--line); }
+dl.kv dt { font-weight: 600; }
+dl.kv dd { margin: 0; font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
+.sw { display: inline-block; width: 12px; height: 12px; border-radius: 3px; margin-right: 7px;
+      vertical-align: baseline; }
+footer { color: var(--muted); font-size: 13px; padding: 8px 24px 32px; }
+code { font-size: 13px; }
+@media print { body { background: #fff; } section { break-inside: avoid; } }
+"""
