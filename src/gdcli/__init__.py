@@ -1,3 +1,3 @@
-"""gdcli: the gradient descent of Grokking Deep Learning, chapter 5, on MNIST."""
+"""gdcli: the gradient descent of Grokking Deep Learning on MNIST, chapters 5, 8 and 9."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

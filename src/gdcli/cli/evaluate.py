@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-import typer
 from rich.table import Table
 
 from gdcli import weights_file
 from gdcli.atomic import write_bytes
-from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, Split, WeightsArg, app
+from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, Split, WeightsArg, app, option
 from gdcli.data import load_split
 from gdcli.datasets import DEFAULT_DATASET, IMAGE_SIDE, get_dataset, resolve_data_dir
 from gdcli.errors import UsageError
@@ -54,15 +53,21 @@ def _shape(wf: weights_file.WeightsFile) -> list[int]:
     return [wf.network.n_inputs] + [layer.weights.shape[1] for layer in wf.network.layers]
 
 
+def split_option(help: str) -> Any:
+    """--split: train (the first n_train images the weights were trained on) or test."""
+    return option("--split", help=help, default=Split.test, metavar="train|test")
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     weights: WeightsArg = Path("weights.npz"),
-    split: Annotated[Split, typer.Option(help="Which images.")] = Split.test,
+    split: Annotated[Split, split_option("Which images.")] = Split.test,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Error, accuracy, per-class accuracy and confusion matrix of a weights file."""
+    """Error, accuracy and confusion matrix of weights. Also the accuracy of each class, on
+    the test images or the train images the weights learned from."""
     wf = weights_file.load(weights)
     x, labels = _images(wf, split.value, data_dir)
     ev = evaluate_net(wf.network, x, labels)
@@ -106,18 +111,23 @@ class PredictInput:
 @app.command("predict")
 def predict_cmd(
     weights: WeightsArg = Path("weights.npz"),
-    index: Annotated[int | None, typer.Option(help="Image number in --split.", min=0)] = None,
-    split: Annotated[Split, typer.Option(help="Which images --index counts in.")] = Split.test,
+    index: Annotated[
+        int | None,
+        option("--index", help="Image number I in --split (or give --image).", metavar="I", min=0),
+    ] = None,
+    split: Annotated[Split, split_option("Which images --index counts in.")] = Split.test,
     image: Annotated[
         Path | None,
-        typer.Option(
+        option(
+            "--image",
             help="A picture of one digit: any size, PNG, JPEG or any format Pillow reads, "
             "dark on light or light on dark; brought to MNIST's form first.",
+            metavar="FILE",
         ),
     ] = None,
     as_is: Annotated[
         bool,
-        typer.Option(
+        option(
             "--as-is",
             help="With --image: a 28x28 image already in MNIST's form (light digit on black, "
             "centred), fed unchanged.",
@@ -125,28 +135,32 @@ def predict_cmd(
     ] = False,
     show_input: Annotated[
         Path | None,
-        typer.Option("--show-input", help="Write the 28x28 image fed to the network (PNG)."),
+        option(
+            "--show-input", help="Write the 28x28 image fed to the network (PNG).", metavar="FILE"
+        ),
     ] = None,
     explain: Annotated[
         Path | None,
-        typer.Option(
+        option(
             "--explain",
             help="Draw why the network chose its class (PNG): input, weights and their product "
             "for the three highest scores.",
+            metavar="FILE",
         ),
     ] = None,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """The scores of one image (the last layer's weighted sums) as a bar chart, and the winner."""
+    """Score one image and name the winning class. The scores (the last layer's weighted sums)
+    as a bar chart; the image is one of --split's (--index) or a picture of one's own (--image)."""
     if (index is None) == (image is None):
         raise UsageError("give exactly one of --index I and --image FILE")
     if as_is and image is None:
         raise UsageError("--as-is applies to --image FILE")
-    for option, path in (("--show-input", show_input), ("--explain", explain)):
+    for name, path in (("--show-input", show_input), ("--explain", explain)):
         if path is not None and path.is_dir():
-            raise UsageError(f"{option} {path} is a folder; give a file name like digit.png")
+            raise UsageError(f"{name} {path} is a folder; give a file name like digit.png")
     wf = weights_file.load(weights)
     if explain is not None:
         from gdcli.explain import why_not

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from gdcli.atomic import write_bytes
-from gdcli.cli.app import JsonOpt, QuietOpt, app
+from gdcli.cli.app import JsonOpt, QuietOpt, app, option
 from gdcli.errors import UsageError
 from gdcli.terminal import print_json, stderr_console, stdout
 
@@ -17,7 +17,8 @@ RunsArg = Annotated[
     list[Path],
     typer.Argument(
         metavar="RUN",
-        help="Weights files (their history) or metrics files (`gdcli train --metrics`).",
+        help="Weights files (their history) or metrics files (`gdcli train --metrics`), "
+        "one or more.",
         show_default=False,
     ),
 ]
@@ -52,11 +53,20 @@ def no_history_message(path: Path) -> str:
 @app.command("plot")
 def plot_cmd(
     runs: RunsArg,
-    out: Annotated[Path, typer.Option(help="The figure: .png or .svg.")] = Path("curves.png"),
+    out: Annotated[
+        Path,
+        option(
+            "--out",
+            help="The figure: PNG or SVG, by the file name's suffix.",
+            default="curves.png",
+            metavar="FILE",
+        ),
+    ] = Path("curves.png"),
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Learning curves: train and test error and accuracy against the epoch, runs overlaid."""
+    """Plot the learning curves of one or more runs. Train and test error and accuracy against
+    the epoch, the runs overlaid in one figure."""
     from gdcli.plot import curves_png, load_run, run_labels
 
     fmt = check_out(out, ("png", "svg"))

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from gdcli.atomic import write_text
-from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, app
+from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, app, option
 from gdcli.cli.plot import check_out, warn
 from gdcli.datasets import resolve_data_dir
 from gdcli.errors import UsageError
@@ -18,7 +18,9 @@ from gdcli.terminal import print_json, stderr_console, stdout
 RunsArg = Annotated[
     list[Path],
     typer.Argument(
-        metavar="RUN", help="Weights files written by `gdcli train`.", show_default=False
+        metavar="RUN",
+        help="Weights files written by `gdcli train`, one or more.",
+        show_default=False,
     ),
 ]
 
@@ -26,18 +28,42 @@ RunsArg = Annotated[
 @app.command("report")
 def report_cmd(
     runs: RunsArg,
-    out: Annotated[Path, typer.Option(help="The page: .html.")] = Path("report.html"),
+    out: Annotated[
+        Path,
+        option(
+            "--out",
+            help="The page, one HTML file (figures embedded).",
+            default="report.html",
+            metavar="FILE",
+        ),
+    ] = Path("report.html"),
     data_dir: DataDirOpt = None,
     mistakes: Annotated[
-        int, typer.Option(help="How many confidently wrong test images to show.", min=0, max=500)
+        int,
+        option(
+            "--mistakes",
+            help="How many confidently wrong test images to show.",
+            default=24,
+            metavar="N",
+            min=0,
+            max=500,
+        ),
     ] = 24,
     explain_index: Annotated[
-        int, typer.Option(help="The test image whose dot products are drawn.", min=0)
+        int,
+        option(
+            "--explain-index",
+            help="The test image whose dot products are drawn.",
+            default=0,
+            metavar="I",
+            min=0,
+        ),
     ] = 0,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """One HTML page (figures embedded) to open after training: curves, weights, mistakes."""
+    """Write one HTML page about one or more runs. Figures embedded, to open after training:
+    curves, weights, mistakes."""
     from gdcli.plot import load_run
     from gdcli.report import build_report, load_test_images
 

@@ -7,10 +7,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-import typer
-
 from gdcli import weights_file
-from gdcli.cli.app import JsonOpt, QuietOpt, WeightsArg, app
+from gdcli.cli.app import JsonOpt, QuietOpt, WeightsArg, app, option
 from gdcli.config import parse_spec
 from gdcli.errors import UsageError
 from gdcli.terminal import print_json, stderr_console, stdout
@@ -30,37 +28,66 @@ class Colormap(str, Enum):
 @app.command("visualize-weights")
 def visualize_cmd(
     weights: WeightsArg = Path("weights.npz"),
-    out_dir: Annotated[Path, typer.Option(help="Folder for the images.")] = Path("weights"),
+    out_dir: Annotated[
+        Path, option("--out-dir", help="Folder for the images.", default="weights", metavar="DIR")
+    ] = Path("weights"),
     fmt: Annotated[
-        ImageFormat, typer.Option("--format", help="Files of the 28x28 pictures.")
+        ImageFormat,
+        option(
+            "--format",
+            help="Files of the 28x28 pictures.",
+            default=ImageFormat.png,
+            metavar="png|pgm|both",
+        ),
     ] = ImageFormat.png,
-    scale: Annotated[int, typer.Option(help="Upscaling factor (nearest).", min=1, max=64)] = 10,
-    colormap: Annotated[Colormap, typer.Option(help="PNG colours.")] = Colormap.diverging,
+    scale: Annotated[
+        int,
+        option(
+            "--scale", help="Upscaling factor (nearest).", default=10, metavar="N", min=1, max=64
+        ),
+    ] = 10,
+    colormap: Annotated[
+        Colormap,
+        option(
+            "--colormap", help="PNG colours.", default=Colormap.diverging, metavar="diverging|gray"
+        ),
+    ] = Colormap.diverging,
     digits: Annotated[
-        str | None, typer.Option(help="Only these outputs, e.g. 0,1,2 \\[default: all].")
+        str | None,
+        option("--digits", help="Only these outputs, e.g. 0,1,2.", default="all", metavar="SPEC"),
     ] = None,
     scale_max: Annotated[
         float | None,
-        typer.Option(
-            help="Colour scale ±S of the 28x28 pictures \\[default: the 99th percentile of |w|].",
-            show_default=False,
+        option(
+            "--scale-max",
+            help="Colour scale ±S of the 28x28 pictures.",
+            default="the 99th percentile of |w|",
+            metavar="S",
         ),
     ] = None,
     epoch: Annotated[
-        int | None, typer.Option(help="Draw the snapshot of this epoch.", min=0, show_default=False)
+        int | None,
+        option(
+            "--epoch",
+            help="Draw the snapshot of epoch E.",
+            default="the final weights",
+            metavar="E",
+            min=0,
+        ),
     ] = None,
     change: Annotated[
-        bool, typer.Option("--change", help="Draw what training added: weights - epoch 0's.")
+        bool, option("--change", help="Draw what training added: weights - epoch 0's.")
     ] = False,
     animate: Annotated[
         Path | None,
-        typer.Option(help="Also write the snapshots as an animated GIF.", show_default=False),
+        option("--animate", help="Also write the snapshots as an animated GIF.", metavar="FILE"),
     ] = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Each class's 784 weights as a 28x28 heatmap, all of them labelled in grid.png;
-    for a network with hidden layers, its first layer's units and a heatmap of each later layer."""
+    """Draw the weights as pictures. Each class's 784 weights as a 28x28 heatmap, all of them
+    labelled in grid.png; for a network with hidden layers, its first layer's units and a
+    heatmap of each later layer."""
     wf = weights_file.load(weights)
     outputs = None
     if digits is not None:
