@@ -1,17 +1,27 @@
 """Per-example backpropagation with the first layer's products taken through the Gram matrix.
 
 The book trains its hidden-layer networks one image at a time. Most of that work is the first
-layer: x_t @ W0 (784 x hidden) forward and W0 -= alpha * outer(x_t, d_t) back, for every image.
+layer: x_t @ W0 (784 x hidden) forward and W0 += alpha * outer(x_t, d_t) back, for every image.
 But over a block of images starting from weights W0, the first layer's sums at step t are
 
-    h_t = x_t @ W0_t = x_t @ W0 - alpha * sum_{s<t} (x_t . u_s) d_s
+    h_t = x_t @ W0_t = x_t @ W0 + alpha * sum_{s<t} (x_t . u_s) d_s
 
-(d_s: the first layer's delta at step s; u_s: x_s with frozen inputs set to 0). So a block
-needs one product X @ W0 at its start, the (x_t . x_s) of its images (the Gram matrix, the
-same every epoch, computed once), one row of it per step, and one X.T @ D at its end. The
-layers above the first are small and stepped one image at a time, exactly as backprop.step
-does. The steps are the book's; only the order of the additions inside h_t differs, so the
-weights equal the book's to rounding (measured: 1e-13 after 350 epochs of chapter 8).
+(d_s: the first layer's delta at step s, the book's sign; u_s: x_s with frozen inputs set to 0).
+So a block needs one product X @ W0 at its start, the (x_t . u_s) of its images (the Gram
+matrix, the same every epoch, computed once), one row of it per step, and one U.T @ D at its
+end. The steps are the book's; only the order of the additions inside h_t differs, so the
+weights equal the book's to rounding (measured: 2e-15 after 20 epochs of chapter 8).
+
+One product per step: row t of the block's delta buffer D holds x_t @ W0 until step t
+overwrites it with d_t, and the Gram row is stored as G[t] = (alpha * x_t . u_s for s < t,
+1 at s = t, 0 after), so h_t = G[t] @ D.
+
+The layers above the first are small and stepped one image at a time. The book's networks (one
+relu hidden layer, a linear output, squared error: chapter 8, with or without dropout) take a
+straight-line step of eight numpy calls writing into buffers made once (_OneHidden); every
+other network goes through _Stepper, which computes backprop.step's steps for any depth,
+activation, loss, bias and frozen weights. At about a microsecond a numpy call, the number of
+calls is the cost.
 
 A pixel that is 0 in every image neither contributes to a sum nor moves a weight, so the
 products skip such columns (in the first 1,000 MNIST images, 175 of the 784).
@@ -63,8 +73,9 @@ class GramSGD:
         self._scaled: tuple[float, list[np.ndarray]] | None = None
 
     def _alpha_grams(self, alpha: float) -> list[np.ndarray]:
+        """G = alpha * tril(X U.T, -1) + I per block: G[t] @ D is h_t (the module docstring)."""
         if self._scaled is None or self._scaled[0] != alpha:
-            self._scaled = (alpha, [alpha * g for g in self.grams])
+            self._scaled = (alpha, [alpha * g + np.eye(len(g)) for g in self.grams])
         return self._scaled[1]
 
     def epoch(
@@ -87,28 +98,124 @@ class GramSGD:
         w0 = first.weights[self.active]
         if self.bias:
             w0 = np.vstack([w0, first.bias])
-        out_mask = None
-        if len(net.layers) == 1 and trainable and trainable[0] is not None:
-            out_mask = trainable[0].any(axis=0)
         preds = np.empty((len(y), net.n_outputs))
-        step = _Stepper(net, alpha, masks, dropout, trainable, errata)
-        h = step.sums[0]  # the first layer's sums, as the stepper reads them
-        earlier = np.empty_like(h)
+        if _OneHidden.fits(net, trainable):
+            step = _OneHidden(net, alpha, masks, dropout, errata)
+        else:
+            step = _Generic(net, alpha, masks, dropout, trainable, errata)
+        deltas = np.empty((self.blocks[0].stop - self.blocks[0].start, w0.shape[1]))
         for blk, gram in zip(self.blocks, self._alpha_grams(alpha), strict=True):
-            sums = self.x[blk] @ w0  # the first layer's sums with the block's starting weights
-            deltas = np.zeros_like(sums)
-            for i, t in enumerate(range(blk.start, blk.stop)):
-                np.subtract(sums[i], np.dot(gram[i], deltas, out=earlier), out=h)
-                step(t, y[t])
-                preds[t], deltas[i] = step.pred, step.deltas[0]
-                if out_mask is not None:
-                    deltas[i] *= out_mask
-            w0 -= alpha * (self.u[blk].T @ deltas)
+            d = deltas[: blk.stop - blk.start]
+            np.dot(self.x[blk], w0, out=d)  # row t: x_t @ W0 until step t writes d_t there
+            step.block(gram, d, y[blk], preds[blk], blk.start)
+            w0 += alpha * (self.u[blk].T @ d)
         if self.bias:
             first.weights[self.active], first.bias[:] = w0[:-1], w0[-1]
         else:
             first.weights[self.active] = w0
         return preds
+
+
+class _OneHidden:
+    """The book's chapter 8 step, as straight-line numpy calls into buffers made once: one
+    relu hidden layer (times its dropout mask, kept units scaled up), a linear output without
+    bias, squared error. For each image of a block (gram, d, y, pred rows):
+
+        h = G[t] @ D;  a = relu(h) [* kept];  pred = a @ W1;  e = y - pred
+        d_t = W1 @ e [* gate];  W1 += alpha * outer(a, e)
+
+    gate: the dropout mask (the book's relu2deriv, 1 for every relu output, erratum), kept
+    (the relu's true derivative, with its mask) or h > 0 (the true derivative, no dropout).
+    """
+
+    @staticmethod
+    def fits(net: Network, trainable: list[np.ndarray | None] | None) -> bool:
+        if len(net.layers) != 2 or net.loss != "mse" or any(trainable or []):
+            return False
+        hidden, out = net.layers
+        return hidden.activation == "relu" and out.activation == "linear" and out.bias is None
+
+    def __init__(
+        self,
+        net: Network,
+        alpha: float,
+        masks: list[np.ndarray] | None,
+        dropout: float,
+        errata: frozenset[str],
+    ) -> None:
+        self.w1 = net.layers[1].weights
+        self.alpha = np.float64(alpha)
+        units, n_outputs = self.w1.shape
+        self.h, self.a, self.e = np.empty(units), np.empty(units), np.empty(n_outputs)
+        self.outer = np.empty(self.w1.shape)
+        self.kept = self.gates = None
+        if masks is not None:
+            mask = masks[0].astype(float)
+            self.kept = mask * (1.0 / (1.0 - dropout))
+            self.out = np.empty(units)
+            self.gates = mask if DROPOUT_DERIV in errata else self.kept
+        self.positive = None if RELU2DERIV in errata else np.empty(units, dtype=bool)
+
+    def block(self, gram: np.ndarray, d: np.ndarray, y: np.ndarray, pred: np.ndarray, t0: int):
+        """Steps the block's images in order: d (images, units) holds x_t @ W0 in, the first
+        layer's deltas out; pred (images, outputs) receives the predictions."""
+        dot, maximum, subtract, multiply, greater = (
+            np.dot,
+            np.maximum,
+            np.subtract,
+            np.multiply,
+            np.greater,
+        )
+        w1, alpha, h, a, e, outer = self.w1, self.alpha, self.h, self.a, self.e, self.outer
+        kept, gates, positive = self.kept, self.gates, self.positive
+        out = a if kept is None else self.out
+        column, row = out[:, None], e[None, :]
+        for i in range(len(d)):
+            dot(gram[i], d, out=h)
+            maximum(h, _ZERO, out=a)
+            if kept is not None:
+                multiply(a, kept[t0 + i], out=out)
+            p = pred[i]
+            dot(out, w1, out=p)
+            subtract(y[i], p, out=e)
+            di = d[i]
+            dot(w1, e, out=di)  # W1 before its step
+            if gates is not None:
+                multiply(di, gates[t0 + i], out=di)
+            if positive is not None:
+                multiply(di, greater(h, _ZERO, out=positive), out=di)
+            dot(column, row, out=outer)  # the book's layer_1.T.dot(delta)
+            outer *= alpha
+            w1 += outer
+
+
+class _Generic:
+    """Any network's block, one _Stepper call per image (the first layer's delta negated to
+    the book's sign; with one layer, frozen output columns masked)."""
+
+    def __init__(
+        self,
+        net: Network,
+        alpha: float,
+        masks: list[np.ndarray] | None,
+        dropout: float,
+        trainable: list[np.ndarray | None] | None,
+        errata: frozenset[str],
+    ) -> None:
+        self.out_mask = None
+        if len(net.layers) == 1 and trainable and trainable[0] is not None:
+            self.out_mask = trainable[0].any(axis=0)
+        self.step = _Stepper(net, alpha, masks, dropout, trainable, errata)
+
+    def block(self, gram: np.ndarray, d: np.ndarray, y: np.ndarray, pred: np.ndarray, t0: int):
+        step, h = self.step, self.step.sums[0]  # the first layer's sums, as the stepper reads them
+        for i in range(len(d)):
+            np.dot(gram[i], d, out=h)
+            step(t0 + i, y[i])
+            pred[i] = step.pred
+            np.negative(step.deltas[0], out=d[i])
+            if self.out_mask is not None:
+                d[i] *= self.out_mask
 
 
 class _Stepper:
