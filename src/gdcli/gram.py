@@ -4,24 +4,25 @@ The book trains its hidden-layer networks one image at a time. Most of that work
 layer: x_t @ W0 (784 x hidden) forward and W0 += alpha * outer(x_t, d_t) back, for every image.
 But over a block of images starting from weights W0, the first layer's sums at step t are
 
-    h_t = x_t @ W0_t = x_t @ W0 + alpha * sum_{s<t} (x_t . u_s) d_s
+    h_t = x_t @ W0_t = x_t @ W0 + sum_{s<t} (x_t . u_s) d_s
 
-(d_s: the first layer's delta at step s, the book's sign; u_s: x_s with frozen inputs set to 0).
-So a block needs one product X @ W0 at its start, the (x_t . u_s) of its images (the Gram
-matrix, the same every epoch, computed once), one row of it per step, and one U.T @ D at its
-end. The steps are the book's; only the order of the additions inside h_t differs, so the
-weights equal the book's to rounding (measured: 2e-15 after 20 epochs of chapter 8).
+(d_s: alpha times the first layer's delta at step s, the book's sign; u_s: x_s with frozen
+inputs set to 0). So a block needs one product X @ W0 at its start, the (x_t . u_s) of its
+images (the Gram matrix, the same every epoch, computed once), one row of it per step, and one
+W0 += U.T @ D at its end. The steps are the book's; only the order of the additions and where
+alpha multiplies differ, so the weights equal the book's to rounding (measured: 2e-15 after
+20 epochs of chapter 8, 1e-13 after 350).
 
-One product per step: row t of the block's delta buffer D holds x_t @ W0 until step t
-overwrites it with d_t, and the Gram row is stored as G[t] = (alpha * x_t . u_s for s < t,
-1 at s = t, 0 after), so h_t = G[t] @ D.
+One product per step: row t of the block's buffer D holds x_t @ W0 until step t overwrites it
+with d_t, and the Gram's rows are stored as G[t] = (x_t . u_s for s < t, 1 at s = t, 0 after),
+so h_t = G[t] @ D.
 
 The layers above the first are small and stepped one image at a time. The book's networks (one
 relu hidden layer, a linear output, squared error: chapter 8, with or without dropout) take a
-straight-line step of eight numpy calls writing into buffers made once (_OneHidden); every
-other network goes through _Stepper, which computes backprop.step's steps for any depth,
-activation, loss, bias and frozen weights. At about a microsecond a numpy call, the number of
-calls is the cost.
+straight-line step of eight numpy calls (ten with dropout or relu's true derivative) writing
+into buffers made once (_OneHidden); every other network goes through _Stepper, which computes
+backprop.step's steps for any depth, activation, loss, bias and frozen weights. At about a
+microsecond a numpy call on vectors this small, the number of calls is the cost.
 
 A pixel that is 0 in every image neither contributes to a sum nor moves a weight, so the
 products skip such columns (in the first 1,000 MNIST images, 175 of the 784).
@@ -34,11 +35,13 @@ import numpy as np
 from gdcli.book import DROPOUT_DERIV, RELU2DERIV
 from gdcli.model import Network, derivative, softmax
 
-# A block's products (images x pixels x units multiply-adds) stay this small, so that BLAS
-# computes each on one thread (OpenBLAS does up to about 250,000). Waking threads for products
-# this small costs more than it saves, and on a busy machine far more: chapter 8 end to end
-# took 140 s with blocks of 100 images and two OpenBLAS threads, 16 s with one thread.
-BLOCK_SIZE = 250_000
+# Images per block. Each step's product G[t] @ D grows with the block, the block's products
+# X @ W0 and U.T @ D gain from it (a matrix product of a few rows runs at a fraction of BLAS's
+# speed). Measured on chapter 8 (40 and 100 hidden units), one and two OpenBLAS threads, ms per
+# epoch: 4 images 26 (100 units), 10 images 8.7 (40 units), 16-20 images 7.8 and 14.7, 41
+# images 8.7 (40 units), 82 images 9.5. (Blocks of 100 images once took 140 s end to end with
+# two BLAS threads on a busy machine: threads woken for products that small cost more.)
+BLOCK = 16
 _ZERO = np.float64(0.0)
 
 
@@ -67,16 +70,10 @@ class GramSGD:
             ones = np.ones((len(x), 1))
             xa, ua = np.hstack([xa, ones]), np.hstack([ua, ones * bias_trainable])
         self.x, self.u = np.ascontiguousarray(xa), np.ascontiguousarray(ua)
-        block = max(1, BLOCK_SIZE // (self.x.shape[1] * units))
-        self.blocks = [slice(i, min(i + block, len(x))) for i in range(0, len(x), block)]
-        self.grams = [np.tril(self.x[b] @ self.u[b].T, k=-1) for b in self.blocks]
-        self._scaled: tuple[float, list[np.ndarray]] | None = None
-
-    def _alpha_grams(self, alpha: float) -> list[np.ndarray]:
-        """G = alpha * tril(X U.T, -1) + I per block: G[t] @ D is h_t (the module docstring)."""
-        if self._scaled is None or self._scaled[0] != alpha:
-            self._scaled = (alpha, [alpha * g + np.eye(len(g)) for g in self.grams])
-        return self._scaled[1]
+        self.blocks = [slice(i, min(i + BLOCK, len(x))) for i in range(0, len(x), BLOCK)]
+        # rows of G = tril(X U.T, -1) + I per block, as views made once: a view costs a call
+        self.grams = [list(np.tril(self.x[b] @ self.u[b].T, k=-1) + np.eye(b.stop - b.start))
+                      for b in self.blocks]  # fmt: skip
 
     def epoch(
         self,
@@ -100,15 +97,16 @@ class GramSGD:
             w0 = np.vstack([w0, first.bias])
         preds = np.empty((len(y), net.n_outputs))
         if _OneHidden.fits(net, trainable):
-            step = _OneHidden(net, alpha, masks, dropout, errata)
+            step = _OneHidden(net, alpha, y, preds, masks, dropout, errata)
         else:
-            step = _Generic(net, alpha, masks, dropout, trainable, errata)
+            step = _Generic(net, alpha, y, preds, masks, dropout, trainable, errata)
         deltas = np.empty((self.blocks[0].stop - self.blocks[0].start, w0.shape[1]))
-        for blk, gram in zip(self.blocks, self._alpha_grams(alpha), strict=True):
+        delta_rows = list(deltas)
+        for blk, gram in zip(self.blocks, self.grams, strict=True):
             d = deltas[: blk.stop - blk.start]
             np.dot(self.x[blk], w0, out=d)  # row t: x_t @ W0 until step t writes d_t there
-            step.block(gram, d, y[blk], preds[blk], blk.start)
-            w0 += alpha * (self.u[blk].T @ d)
+            step.block(blk, gram, d, delta_rows)
+            w0 += self.u[blk].T @ d
         if self.bias:
             first.weights[self.active], first.bias[:] = w0[:-1], w0[-1]
         else:
@@ -121,8 +119,8 @@ class _OneHidden:
     relu hidden layer (times its dropout mask, kept units scaled up), a linear output without
     bias, squared error. For each image of a block (gram, d, y, pred rows):
 
-        h = G[t] @ D;  a = relu(h) [* kept];  pred = a @ W1;  e = y - pred
-        d_t = W1 @ e [* gate];  W1 += alpha * outer(a, e)
+        h = G[t] @ D;  a = relu(h) [* kept];  pred = a @ W1;  e = alpha * (y - pred)
+        d_t = W1 @ e [* gate];  W1 += outer(a, e)
 
     gate: the dropout mask (the book's relu2deriv, 1 for every relu output, erratum), kept
     (the relu's true derivative, with its mask) or h > 0 (the true derivative, no dropout).
@@ -139,6 +137,8 @@ class _OneHidden:
         self,
         net: Network,
         alpha: float,
+        y: np.ndarray,
+        preds: np.ndarray,
         masks: list[np.ndarray] | None,
         dropout: float,
         errata: frozenset[str],
@@ -148,44 +148,41 @@ class _OneHidden:
         units, n_outputs = self.w1.shape
         self.h, self.a, self.e = np.empty(units), np.empty(units), np.empty(n_outputs)
         self.outer = np.empty(self.w1.shape)
-        self.kept = self.gates = None
+        self.ys, self.preds = list(y), list(preds)
+        self.out, self.kept, self.gates = self.a, [None] * len(y), [None] * len(y)
         if masks is not None:
             mask = masks[0].astype(float)
-            self.kept = mask * (1.0 / (1.0 - dropout))
-            self.out = np.empty(units)
-            self.gates = mask if DROPOUT_DERIV in errata else self.kept
+            kept = mask * (1.0 / (1.0 - dropout))
+            self.out, self.kept = np.empty(units), list(kept)
+            self.gates = list(mask if DROPOUT_DERIV in errata else kept)
         self.positive = None if RELU2DERIV in errata else np.empty(units, dtype=bool)
 
-    def block(self, gram: np.ndarray, d: np.ndarray, y: np.ndarray, pred: np.ndarray, t0: int):
-        """Steps the block's images in order: d (images, units) holds x_t @ W0 in, the first
-        layer's deltas out; pred (images, outputs) receives the predictions."""
+    def block(self, blk: slice, gram: list[np.ndarray], d: np.ndarray, d_rows: list[np.ndarray]):
+        """Steps the images of blk in order: d (images, units) holds x_t @ W0 in and the first
+        layer's deltas out (d_rows: its rows); gram: the block's rows of G."""
         dot, maximum, subtract, multiply, greater = (
-            np.dot,
-            np.maximum,
-            np.subtract,
-            np.multiply,
-            np.greater,
-        )
-        w1, alpha, h, a, e, outer = self.w1, self.alpha, self.h, self.a, self.e, self.outer
-        kept, gates, positive = self.kept, self.gates, self.positive
-        out = a if kept is None else self.out
-        column, row = out[:, None], e[None, :]
-        for i in range(len(d)):
-            dot(gram[i], d, out=h)
+            np.dot, np.maximum, np.subtract, np.multiply, np.greater,
+        )  # fmt: skip
+        w1, alpha, h, a, out, e, outer = (
+            self.w1, self.alpha, self.h, self.a, self.out, self.e, self.outer,
+        )  # fmt: skip
+        positive, column, row = self.positive, out[:, None], e[None, :]
+        d_rows = d_rows[: len(gram)]
+        rows = (gram, d_rows, self.ys[blk], self.preds[blk], self.kept[blk], self.gates[blk])
+        for g, di, y, pred, kept, gate in zip(*rows, strict=True):
+            dot(g, d, out=h)
             maximum(h, _ZERO, out=a)
             if kept is not None:
-                multiply(a, kept[t0 + i], out=out)
-            p = pred[i]
-            dot(out, w1, out=p)
-            subtract(y[i], p, out=e)
-            di = d[i]
+                multiply(a, kept, out=out)
+            dot(out, w1, out=pred)
+            subtract(y, pred, out=e)
+            e *= alpha
             dot(w1, e, out=di)  # W1 before its step
-            if gates is not None:
-                multiply(di, gates[t0 + i], out=di)
+            if gate is not None:
+                multiply(di, gate, out=di)
             if positive is not None:
                 multiply(di, greater(h, _ZERO, out=positive), out=di)
-            dot(column, row, out=outer)  # the book's layer_1.T.dot(delta)
-            outer *= alpha
+            dot(column, row, out=outer)  # the book's layer_1.T.dot(delta), times alpha
             w1 += outer
 
 
@@ -197,25 +194,28 @@ class _Generic:
         self,
         net: Network,
         alpha: float,
+        y: np.ndarray,
+        preds: np.ndarray,
         masks: list[np.ndarray] | None,
         dropout: float,
         trainable: list[np.ndarray | None] | None,
         errata: frozenset[str],
     ) -> None:
-        self.out_mask = None
+        self.y, self.preds, self.out_mask = y, preds, None
+        self.minus_alpha = np.float64(-alpha)
         if len(net.layers) == 1 and trainable and trainable[0] is not None:
             self.out_mask = trainable[0].any(axis=0)
         self.step = _Stepper(net, alpha, masks, dropout, trainable, errata)
 
-    def block(self, gram: np.ndarray, d: np.ndarray, y: np.ndarray, pred: np.ndarray, t0: int):
+    def block(self, blk: slice, gram: list[np.ndarray], d: np.ndarray, d_rows: list[np.ndarray]):
         step, h = self.step, self.step.sums[0]  # the first layer's sums, as the stepper reads them
-        for i in range(len(d)):
-            np.dot(gram[i], d, out=h)
-            step(t0 + i, y[i])
-            pred[i] = step.pred
-            np.negative(step.deltas[0], out=d[i])
+        for t, g, di in zip(range(blk.start, blk.stop), gram, d_rows[: len(gram)], strict=True):
+            np.dot(g, d, out=h)
+            step(t, self.y[t])
+            self.preds[t] = step.pred
+            np.multiply(step.deltas[0], self.minus_alpha, out=di)
             if self.out_mask is not None:
-                d[i] *= self.out_mask
+                di *= self.out_mask
 
 
 class _Stepper:
