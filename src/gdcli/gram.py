@@ -122,8 +122,9 @@ class _OneHidden:
         h = G[t] @ D;  a = relu(h) [* kept];  pred = a @ W1;  e = alpha * (y - pred)
         d_t = W1 @ e [* gate];  W1 += outer(a, e)
 
-    gate: the dropout mask (the book's relu2deriv, 1 for every relu output, erratum), kept
-    (the relu's true derivative, with its mask) or h > 0 (the true derivative, no dropout).
+    gate, as backprop.gate: the dropout mask (the book's dropout-deriv erratum) or kept (the
+    chain rule through the mask), times h > 0 (relu's derivative) unless the relu2deriv
+    erratum makes it 1.
     """
 
     @staticmethod
@@ -155,7 +156,10 @@ class _OneHidden:
             kept = mask * (1.0 / (1.0 - dropout))
             self.out, self.kept = np.empty(units), list(kept)
             self.gates = list(mask if DROPOUT_DERIV in errata else kept)
-        self.positive = None if RELU2DERIV in errata else np.empty(units, dtype=bool)
+        # relu's true derivative (h > 0), unless the book's erratum (1 for every relu output)
+        # applies: backprop.gate takes it through the doubled output only with dropout-deriv
+        erratum = RELU2DERIV in errata and (masks is None or DROPOUT_DERIV in errata)
+        self.positive = None if erratum else np.empty(units, dtype=bool)
 
     def block(self, blk: slice, gram: list[np.ndarray], d: np.ndarray, d_rows: list[np.ndarray]):
         """Steps the images of blk in order: d (images, units) holds x_t @ W0 in and the first
