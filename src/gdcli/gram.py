@@ -35,13 +35,17 @@ import numpy as np
 from gdcli.book import DROPOUT_DERIV, RELU2DERIV
 from gdcli.model import Network, derivative, softmax
 
-# Images per block. Each step's product G[t] @ D grows with the block, the block's products
-# X @ W0 and U.T @ D gain from it (a matrix product of a few rows runs at a fraction of BLAS's
-# speed). Measured on chapter 8 (40 and 100 hidden units), one and two OpenBLAS threads, ms per
-# epoch: 4 images 26 (100 units), 10 images 8.7 (40 units), 16-20 images 7.8 and 14.7, 41
-# images 8.7 (40 units), 82 images 9.5. (Blocks of 100 images once took 140 s end to end with
-# two BLAS threads on a busy machine: threads woken for products that small cost more.)
+# A block holds up to BLOCK images, fewer when its products X @ W0 and U.T @ D would exceed
+# BLOCK_WORK multiply-adds. Each step's product G[t] @ D grows with the block; the block's
+# products gain from it (a matrix product of a few rows runs at a fraction of BLAS's speed).
+# Measured, one OpenBLAS thread, the block products alone per epoch of 1,000 images: 40 units,
+# 8 images 3.2 ms, 16 images 2.4 ms, 32 images 2.1 ms; 100 units, 8 images 11.0 ms, 16 images
+# 6.4 ms; whole epochs of chapter 8 (40 units) fastest at 16-24 images. Products much larger
+# than OpenBLAS's one-thread limit (about 260,000) wake its threads, which on a busy machine
+# cost more than they save: chapter 8 end to end took 140 s with blocks of 100 images and two
+# threads, 16 s with one thread.
 BLOCK = 16
+BLOCK_WORK = 1_000_000
 _ZERO = np.float64(0.0)
 
 
@@ -70,7 +74,8 @@ class GramSGD:
             ones = np.ones((len(x), 1))
             xa, ua = np.hstack([xa, ones]), np.hstack([ua, ones * bias_trainable])
         self.x, self.u = np.ascontiguousarray(xa), np.ascontiguousarray(ua)
-        self.blocks = [slice(i, min(i + BLOCK, len(x))) for i in range(0, len(x), BLOCK)]
+        block = max(1, min(BLOCK, BLOCK_WORK // (self.x.shape[1] * units)))
+        self.blocks = [slice(i, min(i + block, len(x))) for i in range(0, len(x), block)]
         # rows of G = tril(X U.T, -1) + I per block, as views made once: a view costs a call
         self.grams = [list(np.tril(self.x[b] @ self.u[b].T, k=-1) + np.eye(b.stop - b.start))
                       for b in self.blocks]  # fmt: skip
