@@ -166,13 +166,13 @@ class _OneHidden:
         # relu's true derivative (h > 0), unless the book's erratum (1 for every relu output)
         # applies: backprop.gate takes it through the doubled output only with dropout-deriv
         erratum = RELU2DERIV in errata and (masks is None or DROPOUT_DERIV in errata)
-        self.positive = None if erratum else np.empty(units, dtype=bool)
+        self.positive = None if erratum else np.empty(units)
 
     def block(self, blk: slice, gram: list[np.ndarray], d: np.ndarray, d_rows: list[np.ndarray]):
         """Steps the images of blk in order: d (images, units) holds x_t @ W0 in and the first
         layer's deltas out (d_rows: its rows); gram: the block's rows of G."""
-        dot, maximum, subtract, multiply, greater = (
-            np.dot, np.maximum, np.subtract, np.multiply, np.greater,
+        dot, maximum, subtract, multiply, heaviside = (
+            np.dot, np.maximum, np.subtract, np.multiply, np.heaviside,
         )  # fmt: skip
         w1, alpha, h, a, out, e, outer = (
             self.w1, self.alpha, self.h, self.a, self.out, self.e, self.outer,
@@ -192,7 +192,7 @@ class _OneHidden:
             if gate is not None:
                 multiply(di, gate, out=di)
             if positive is not None:
-                multiply(di, greater(h, _ZERO, out=positive), out=di)
+                multiply(di, heaviside(h, _ZERO, out=positive), out=di)  # h > 0: 1.0, else 0.0
             dot(column, row, out=outer)  # the book's layer_1.T.dot(delta), times alpha
             w1 += outer
 
