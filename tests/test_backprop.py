@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from gdcli import backprop
+from gdcli import gram as gram_module
 from gdcli.blocked import BlockedSGD
 from gdcli.book import BATCH_REPEAT, BATCH_SQUARED, DROPOUT_DERIV, RELU2DERIV
 from gdcli.config import TrainConfig
@@ -224,6 +225,40 @@ def test_gram_trainer_equals_the_step_loop(sizes, hidden, loss, out, bias, dropo
         assert np.max(np.abs(a.weights - b.weights)) <= 1e-12
         if bias:
             assert np.max(np.abs(a.bias - b.bias)) <= 1e-12
+
+
+@pytest.mark.parametrize(
+    ("first_bias", "dropout", "errata"),
+    [
+        (False, 0.0, ()),
+        (True, 0.0, (RELU2DERIV,)),
+        (False, 0.5, ()),
+        (True, 0.3, (RELU2DERIV,)),
+        (False, 0.5, (DROPOUT_DERIV,)),
+    ],
+)
+def test_the_one_hidden_layer_step_equals_the_step_loop(first_bias, dropout, errata):
+    """GramSGD's straight-line step (one relu layer, linear output without bias, squared
+    error), with and without the book's errata and dropout, against backprop.step."""
+    x, labels = images(130, 40)  # 8 blocks of gram.BLOCK images and a part
+    y = one_hot(labels)
+    slow, fast = (network([40, 12, 10], bias=first_bias) for _ in range(2))
+    for net in (slow, fast):
+        net.layers[1].bias = None
+    assert gram_module._OneHidden.fits(fast, None)
+    masks = None
+    if dropout:
+        rng = np.random.RandomState(5)
+        masks = [[dropout_masks(rng, dropout, len(x), [12])[0] for _ in range(3)]]
+    expected = step_loop(slow, x, y, 0.05, 3, masks, dropout, errata=errata)
+    gram = GramSGD(x, first_bias)
+    got = [gram.epoch(fast, y, 0.05, None if masks is None else [masks[0][e]], dropout,
+                      errata=frozenset(errata)) for e in range(3)]  # fmt: skip
+    assert np.max(np.abs(np.concatenate(got) - expected)) <= 1e-12
+    for a, b in zip(slow.layers, fast.layers, strict=True):
+        assert np.max(np.abs(a.weights - b.weights)) <= 1e-12
+    if first_bias:
+        assert np.max(np.abs(slow.layers[0].bias - fast.layers[0].bias)) <= 1e-12
 
 
 def test_gram_and_blocked_trainers_freeze_as_the_step_loop():
