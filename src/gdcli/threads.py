@@ -1,0 +1,64 @@
+"""How many threads BLAS may use while gdcli trains: one, unless the user says otherwise.
+
+Why one. Every product gdcli makes while training is small: a block of 256 images times the
+784x10 weights, a mini-batch of 20 times 784x256. OpenBLAS splits each one over all cores anyway
+(two here) and its threads busy-wait for each other at the end of every product. On a quiet
+machine that costs nothing, but when another process holds one core, the thread waiting on that
+core gets a time slice only every few milliseconds, so each product of a few microseconds waits
+milliseconds: `gdcli train --alpha 0.01` took 5 to 24 s instead of 1.2 s on a 2-core machine with
+one core busy. With one thread nothing waits on anything, and the quiet case loses nothing, since
+products this small gain nothing from a second thread (scripts/bench-busy.py measures both).
+
+Why at run time, with threadpoolctl. The usual cure, OPENBLAS_NUM_THREADS=1 in the environment,
+works only if set before numpy is first imported, which a library cannot promise, and it lasts for
+the whole process. threadpoolctl sets the limit of the BLAS already loaded (OpenBLAS, MKL or BLIS,
+whichever numpy uses), for the duration of a `with` block, and restores it afterwards.
+
+The user decides first: GDCLI_BLAS_THREADS=N uses N threads, GDCLI_BLAS_THREADS=auto leaves BLAS
+as it is; when it is unset but one of the standard variables (OMP_NUM_THREADS,
+OPENBLAS_NUM_THREADS, MKL_NUM_THREADS, BLIS_NUM_THREADS) is, that choice is kept too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from threadpoolctl import threadpool_limits
+
+from gdcli.errors import UsageError
+
+ENV = "GDCLI_BLAS_THREADS"
+STANDARD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+DEFAULT_THREADS = 1
+MAX_THREADS = 1024
+
+
+def blas_thread_limit(environ: Mapping[str, str]) -> int | None:
+    """The number of BLAS threads for training, or None to leave BLAS as it is."""
+    value = environ.get(ENV, "").strip()
+    if value == "":
+        return None if any(environ.get(name) for name in STANDARD_ENV) else DEFAULT_THREADS
+    if value.lower() == "auto":
+        return None
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_THREADS:
+        raise UsageError(
+            f"{ENV} must be a whole number from 1 to {MAX_THREADS} or 'auto', got {value[:20]!r}",
+            hint=f"unset it to use {DEFAULT_THREADS} BLAS thread while training",
+        )
+    return int(value)
+
+
+@contextmanager
+def limit_blas_threads(environ: Mapping[str, str] | None = None) -> Iterator[int | None]:
+    """Within the block, BLAS uses blas_thread_limit(environ or os.environ) threads.
+
+    Yields that limit (None: BLAS left as it is); the previous limits come back on exit.
+    """
+    limit = blas_thread_limit(os.environ if environ is None else environ)
+    if limit is None:
+        yield None
+        return
+    with threadpool_limits(limits=limit, user_api="blas"):
+        yield limit
