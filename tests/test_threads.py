@@ -10,7 +10,7 @@ from conftest import assert_one_line_error, run_cli
 from threadpoolctl import threadpool_info
 
 from gdcli.errors import UsageError
-from gdcli.threads import ENV, blas_thread_limit, limit_blas_threads
+from gdcli.threads import ENV, blas_thread_limit, training_threads
 
 
 @pytest.mark.parametrize(
@@ -46,16 +46,14 @@ def test_one_blas_thread_inside_the_block_and_the_old_limit_after() -> None:
     before = _blas_threads()
     if not before:
         pytest.skip("threadpoolctl finds no BLAS library in this numpy")
-    with limit_blas_threads({}) as limit:
-        assert limit == 1
+    with training_threads({}):
         assert _blas_threads() == [1] * len(before)
     assert _blas_threads() == before
 
 
 def test_auto_leaves_blas_alone() -> None:
     before = _blas_threads()
-    with limit_blas_threads({ENV: "auto"}) as limit:
-        assert limit is None
+    with training_threads({ENV: "auto"}):
         assert _blas_threads() == before
 
 

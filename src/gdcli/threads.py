@@ -1,18 +1,21 @@
 """How many threads BLAS may use while gdcli trains: one, unless the user says otherwise.
 
-Why one. Every product gdcli makes while training is small: a block of 256 images times the
+Why one. Every product gdcli makes in a training step is small: a block of 64 images times the
 784x10 weights, a mini-batch of 20 times 784x256. OpenBLAS splits each one over all cores anyway
 (two here) and its threads busy-wait for each other at the end of every product. On a quiet
 machine that costs nothing, but when another process holds one core, the thread waiting on that
 core gets a time slice only every few milliseconds, so each product of a few microseconds waits
 milliseconds: `gdcli train --alpha 0.01` took 5 to 24 s instead of 1.2 s on a 2-core machine with
-one core busy. With one thread nothing waits on anything, and the quiet case loses nothing, since
-products this small gain nothing from a second thread (scripts/bench-busy.py measures both).
+one core busy (with gdcli 0.1's blocks of 256). With one thread nothing waits on anything. The
+test of the 10,000 test images between epochs is one larger product that two threads speed up a
+little on a quiet machine, but it suffers under load like the rest, so the whole of training runs
+on one thread (scripts/bench-busy.py measures the cases side by side).
 
 Why at run time, with threadpoolctl. The usual cure, OPENBLAS_NUM_THREADS=1 in the environment,
 works only if set before numpy is first imported, which a library cannot promise, and it lasts for
 the whole process. threadpoolctl sets the limit of the BLAS already loaded (OpenBLAS, MKL or BLIS,
 whichever numpy uses), for the duration of a `with` block, and restores it afterwards.
+
 
 The user decides first: GDCLI_BLAS_THREADS=N uses N threads, GDCLI_BLAS_THREADS=auto leaves BLAS
 as it is; when it is unset but one of the standard variables (OMP_NUM_THREADS,
@@ -21,11 +24,12 @@ OPENBLAS_NUM_THREADS, MKL_NUM_THREADS, BLIS_NUM_THREADS) is, that choice is kept
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from gdcli.errors import UsageError
 
@@ -50,15 +54,10 @@ def blas_thread_limit(environ: Mapping[str, str]) -> int | None:
     return int(value)
 
 
-@contextmanager
-def limit_blas_threads(environ: Mapping[str, str] | None = None) -> Iterator[int | None]:
-    """Within the block, BLAS uses blas_thread_limit(environ or os.environ) threads.
-
-    Yields that limit (None: BLAS left as it is); the previous limits come back on exit.
-    """
+def training_threads(environ: Mapping[str, str] | None = None) -> AbstractContextManager:
+    """What train() runs in: BLAS limited to blas_thread_limit(environ or os.environ) threads
+    (restored on exit), or nothing when the user chose to leave BLAS as it is."""
     limit = blas_thread_limit(os.environ if environ is None else environ)
     if limit is None:
-        yield None
-        return
-    with threadpool_limits(limits=limit, user_api="blas"):
-        yield limit
+        return contextlib.nullcontext()
+    return ThreadpoolController().limit(limits=limit, user_api="blas")

@@ -28,6 +28,7 @@ from gdcli.datasets import N_CLASSES, get_dataset
 from gdcli.gram import GramSGD
 from gdcli.metrics import accuracy, evaluate, squared_error
 from gdcli.model import Network, new_network
+from gdcli.threads import training_threads
 from gdcli.transforms import deskew, shifts
 
 # Divergence: an epoch whose train error is more than this many times the error of the untrained
@@ -253,6 +254,13 @@ def train(
     dropout masks, step after step (as the book's np.random.seed(1) does). Stops early, with
     result.diverged_at set, when training diverges (_diverged).
     """
+    with training_threads():  # small products: one BLAS thread (gdcli/threads.py)
+        return _train(cfg, data, on_epoch)
+
+
+def _train(
+    cfg: TrainConfig, data: TrainData, on_epoch: Callable[[EpochMetrics], None] | None
+) -> TrainResult:
     rng = np.random.RandomState(cfg.seed)
     net = build_network(cfg, data.x_train.shape[1], rng)
     y = one_hot(data.labels_train)

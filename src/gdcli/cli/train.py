@@ -32,7 +32,6 @@ from gdcli.terminal import (
     stdout,
     to_json,
 )
-from gdcli.threads import limit_blas_threads
 from gdcli.train import EpochMetrics, load_data
 from gdcli.train import train as train_network
 
@@ -217,8 +216,7 @@ def train_cmd(
         def on_epoch(m: EpochMetrics) -> None:
             display.epoch(m)
 
-        with limit_blas_threads():  # small products: one BLAS thread (gdcli/threads.py)
-            result = train_network(cfg, data, on_epoch)
+        result = train_network(cfg, data, on_epoch)
 
     summary = _summary(cfg, result.history, result.seconds)
     lines = _metrics_lines(result.history, result.diverged_at)
