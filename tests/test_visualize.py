@@ -209,13 +209,13 @@ def title_strip(img: np.ndarray, title: str) -> bool:
 
 def test_weights_grid_png_for_the_report():
     w = np.random.RandomState(2).normal(0, 0.1, (784, 10))
-    img = Image.open(io.BytesIO(heatmap.weights_grid_png(w, list("abcdefghij"))))
+    img = Image.open(io.BytesIO(weights_figure.weights_grid_png(w, list("abcdefghij"))))
     assert img.format == "PNG" and img.width > 600 and img.height > 300
     pixels = np.asarray(img.convert("RGB"))
     assert title_strip(pixels, "Each class's weights from the 784 pixels")
     s = choose_scale(w).value
     assert count(pixels, tuple(heatmap.to_diverging(np.array(w[0, 0]), s))) >= 36  # 6x6 pixels
-    units = heatmap.weights_grid_png(w[:, :3], list("012"), 5.0, hidden=True)
+    units = weights_figure.weights_grid_png(w[:, :3], list("012"), 5.0, hidden=True)
     units_pixels = np.asarray(Image.open(io.BytesIO(units)).convert("RGB"))
     assert units_pixels.shape[1] < pixels.shape[1]
     assert title_strip(units_pixels, "Layer 1: each hidden unit's weights from the 784 pixels")
@@ -307,10 +307,10 @@ def test_animate_the_change_of_a_hidden_layer(tmp_path):
 
 def test_evolution_gif_for_the_report():
     frames = [(e, np.full((784, 10), e / 10.0)) for e in (0, 1, 2, 5, 10)]
-    img = Image.open(io.BytesIO(heatmap.evolution_gif(frames, [str(d) for d in range(10)])))
+    img = Image.open(io.BytesIO(weights_figure.evolution_gif(frames, [str(d) for d in range(10)])))
     assert img.n_frames == 5 and img.format == "GIF"
     units = [(e, w[:, :4]) for e, w in frames[:2]]
-    hidden = Image.open(io.BytesIO(heatmap.evolution_gif(units, list("0123"), hidden=True)))
+    hidden = Image.open(io.BytesIO(weights_figure.evolution_gif(units, list("0123"), hidden=True)))
     assert hidden.n_frames == 2 and hidden.width < img.width
 
 

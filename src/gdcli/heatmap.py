@@ -111,24 +111,3 @@ def digit_image(column: np.ndarray, scale: float, colormap: str, upscale: int) -
     """One unit's weights (784,) -> an image (28*upscale, 28*upscale[, 3]), nearest neighbour."""
     square = column.reshape(IMAGE_SIDE, IMAGE_SIDE)
     return to_colours(square, scale, colormap).repeat(upscale, axis=0).repeat(upscale, axis=1)
-
-
-def weights_grid_png(
-    weights: np.ndarray, labels: list[str], scale_max: float | None = None, *, hidden: bool = False
-) -> bytes:
-    """The labelled grid with its colour bar, as visualize-weights draws it (API.md); see
-    weights_figure.weights_grid_png. weights (784, k), one label per column; hidden: the
-    columns are a first layer's hidden units."""
-    from gdcli import weights_figure  # Pillow is imported only where pictures are drawn
-
-    return weights_figure.weights_grid_png(weights, labels, scale_max, hidden=hidden)
-
-
-def evolution_gif(
-    frames: list[tuple[int, np.ndarray]], labels: list[str], *, hidden: bool = False
-) -> bytes:
-    """An animated GIF, one frame per (epoch, weights (784, k)) snapshot, titled with its
-    epoch (API.md); see weights_figure.evolution_gif."""
-    from gdcli import weights_figure
-
-    return weights_figure.evolution_gif(frames, labels, hidden=hidden)

@@ -193,7 +193,7 @@ def _run_sections(
 
 
 def _weights_section(i: int, run: Run, classes: list[str]) -> str:
-    from gdcli.heatmap import evolution_gif, weights_grid_png
+    from gdcli.weights_figure import evolution_gif, weights_grid_png
 
     wf = run.weights
     assert wf is not None
