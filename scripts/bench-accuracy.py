@@ -4,7 +4,7 @@
 
 Every model trains on the same first 1,000 MNIST training images and is tested on all 10,000
 test images. Seconds include each model's own preprocessing (deskewing, shifts). gdcli trains
-through its library, whose steps run on one BLAS thread (gdcli/threads.py);
+through its library, whose steps run on one BLAS thread (gdcli/nn/threads.py);
 scikit-learn runs with its own defaults.
 
 The networks with a hidden layer compare like with like: 256 relu units and a softmax output
@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from gdcli.config import make_config
-from gdcli.data import load_split
-from gdcli.datasets import DATASETS, resolve_data_dir
-from gdcli.train import load_data, train
-from gdcli.transforms import deskew, shifts
+from gdcli.data.load import load_split
+from gdcli.data.registry import DATASETS, resolve_data_dir
+from gdcli.data.transforms import deskew, shifts
+from gdcli.nn.train import load_data, train
 
 ROOT = Path(__file__).resolve().parents[1]
 

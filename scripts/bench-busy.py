@@ -1,5 +1,5 @@
 """`gdcli train` end to end on a quiet machine and with one core busy, with and without the
-BLAS thread policy (gdcli/threads.py), side by side.
+BLAS thread policy (gdcli/nn/threads.py), side by side.
 
     python scripts/bench-busy.py [--data-dir DIR] [--rounds 5] [-- TRAIN ARGS...]
 
@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gdcli.datasets import resolve_data_dir
-from gdcli.threads import ENV, STANDARD_ENV
+from gdcli.data.registry import resolve_data_dir
+from gdcli.nn.threads import ENV, STANDARD_ENV
 
 LOADS = ("quiet", "busy", "pinned")
 POLICIES = {"on": {}, "off": {ENV: "auto"}}

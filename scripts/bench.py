@@ -10,7 +10,7 @@ weight difference to the book's weights. --full adds the cost per epoch on all 6
 images (a few epochs; the book's loop there is timed on one epoch).
 
 --hidden: each configs/book-*.toml against the book's own chapter 8 and 9 listings
-(tests/book_listings.py), --hidden-epochs epochs of each: ms per epoch, the ratio, and the max
+(gdcli/book/listings.py), --hidden-epochs epochs of each: ms per epoch, the ratio, and the max
 abs difference of every layer's weights.
 
 --end-to-end ch8 (or all): the whole run as a reader makes it: the book's listing with the test
@@ -37,15 +37,14 @@ from pathlib import Path
 
 import numpy as np
 
-from gdcli.book import log_line
+from gdcli.book import listings as book_listings
+from gdcli.book.errata import log_line
 from gdcli.config import TrainConfig, make_config
-from gdcli.data import load_split, one_hot
-from gdcli.datasets import DATASETS, resolve_data_dir
-from gdcli.train import EpochMetrics, EpochRunner, TrainData, build_network, train
+from gdcli.data.load import load_split, one_hot
+from gdcli.data.registry import DATASETS, resolve_data_dir
+from gdcli.nn.train import EpochMetrics, EpochRunner, TrainData, build_network, train
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-import book_listings  # noqa: E402  (the book's code lives with the tests that check it)
 
 LISTINGS = {
     "book-ch8": book_listings.ch8,

@@ -31,8 +31,8 @@ import pytest
 import synthetic
 
 import gdcli
-from gdcli.datasets import DATASETS, EXTRA_DATASETS_ENV, Dataset, local_copy, resolve_data_dir
-from gdcli.idx import IdxError, verify
+from gdcli.data.idx import IdxError, verify
+from gdcli.data.registry import DATASETS, EXTRA_DATASETS_ENV, Dataset, local_copy, resolve_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO.parent / "shared" / "datasets" / "mnist"
@@ -70,7 +70,7 @@ def synthetic_registry(
 @pytest.fixture(scope="session")
 def synthetic_dataset(synthetic_registry: Path) -> Dataset:
     """The registry entry of SYNTHETIC: its files' sizes and checksums."""
-    from gdcli.datasets import get_dataset
+    from gdcli.data.registry import get_dataset
 
     return get_dataset(SYNTHETIC)
 
@@ -150,7 +150,7 @@ def mnist_dir(real_mnist_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory, real_mnist_dir: Path) -> Path:
     """A data folder holding the real MNIST files (copied through the library's --from path)."""
-    from gdcli.fetch import fetch
+    from gdcli.data.fetch import fetch
 
     folder = tmp_path_factory.mktemp("data")
     fetch(DATASETS["mnist"], folder, from_dir=real_mnist_dir, use_system_copy=False)

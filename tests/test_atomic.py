@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from gdcli.atomic import atomic_path, leftovers, write_bytes
 from gdcli.errors import GdcliError
+from gdcli.io.atomic import atomic_path, leftovers, write_bytes
 
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])

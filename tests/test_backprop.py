@@ -4,14 +4,14 @@ book's code. Small random data made here; no dataset needed."""
 import numpy as np
 import pytest
 
-from gdcli import backprop
-from gdcli import gram as gram_module
-from gdcli.blocked import BlockedSGD
-from gdcli.book import BATCH_REPEAT, BATCH_SQUARED, DROPOUT_DERIV, RELU2DERIV
+from gdcli.book.errata import BATCH_REPEAT, BATCH_SQUARED, DROPOUT_DERIV, RELU2DERIV
 from gdcli.config import TrainConfig
-from gdcli.gram import GramSGD
-from gdcli.model import Layer, Network, activate, new_network, sequential_dot
-from gdcli.train import TrainData, dropout_masks, train
+from gdcli.nn import backprop
+from gdcli.nn import gram as gram_module
+from gdcli.nn.blocked import BlockedSGD
+from gdcli.nn.gram import GramSGD
+from gdcli.nn.model import Layer, Network, activate, new_network, sequential_dot
+from gdcli.nn.train import TrainData, dropout_masks, train
 
 
 def images(n, d, seed=0, density=0.3):
@@ -327,7 +327,7 @@ def small_data(n=150, d=60):
     ],
 )  # fmt: skip
 def test_fast_trainers_equal_backprop_step(monkeypatch, cfg):
-    from gdcli import train as train_module
+    from gdcli.nn import train as train_module
 
     data = small_data()
     fast = train(cfg, data)

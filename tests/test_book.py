@@ -6,16 +6,16 @@ import json
 import re
 from pathlib import Path
 
-import book_listings
 import numpy as np
 import pytest
 from conftest import run_cli
 
-from gdcli.book import log_line
+from gdcli.book import listings as book_listings
+from gdcli.book.errata import log_line
 from gdcli.config import make_config
-from gdcli.data import load_split, one_hot
-from gdcli.datasets import DATASETS
-from gdcli.train import TrainData, train
+from gdcli.data.load import load_split, one_hot
+from gdcli.data.registry import DATASETS
+from gdcli.nn.train import TrainData, train
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -80,7 +80,7 @@ def test_book_ch8_end_to_end_prints_every_line_of_the_book(tmp_path, data_dir):
                      timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["test_accuracy"] == 0.7073
-    from gdcli.train import EpochMetrics
+    from gdcli.nn.train import EpochMetrics
 
     lines = (tmp_path / "m.jsonl").read_text().splitlines()
     history = [EpochMetrics(**json.loads(line)) for line in lines]

@@ -209,7 +209,7 @@ def test_json_and_metrics_are_strict_json_after_divergence(tmp_path, synthetic_d
 
 
 def test_non_finite_values_become_null():
-    from gdcli.terminal import to_json
+    from gdcli.cli.terminal import to_json
 
     obj = {"a": float("inf"), "b": [float("nan"), 1.5, -float("inf")], "c": {"d": 2}}
     assert strict_json(to_json(obj)) == {"a": None, "b": [None, 1.5, None], "c": {"d": 2}}
@@ -240,8 +240,8 @@ def test_quiet_training_prints_nothing_on_stderr(tmp_path, synthetic_data_dir):
 
 
 def test_book_log_line_is_the_books():
-    from gdcli.book import log_line
-    from gdcli.train import EpochMetrics
+    from gdcli.book.errata import log_line
+    from gdcli.nn.train import EpochMetrics
 
     # The book's chapter-8 notebook prints these two lines (iterations 0 and 20).
     line = log_line(EpochMetrics(1, 0.005, 0.7221839, 537 / 1000, 0.6012345, 6488 / 10000))

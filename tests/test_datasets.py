@@ -6,8 +6,8 @@ import shutil
 import pytest
 from conftest import SYNTHETIC, assert_one_line_error, run_cli
 
-from gdcli.data import dataset_paths
-from gdcli.datasets import DATASETS, EXTRA_DATASETS_ENV, get_dataset, load_extra, registry
+from gdcli.data.load import dataset_paths
+from gdcli.data.registry import DATASETS, EXTRA_DATASETS_ENV, get_dataset, load_extra, registry
 from gdcli.errors import GdcliError, UsageError
 
 GOOD_FILE = {"name": "train-images-idx3-ubyte", "idx_bytes": 16, "sha256": "0" * 64}

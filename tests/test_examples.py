@@ -9,7 +9,7 @@ import json
 
 from conftest import run_cli
 
-from gdcli.examples import EXAMPLES, run
+from gdcli.book.examples import EXAMPLES, run
 
 
 def test_multi_input_three_iterations_match_the_seed():

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from conftest import run_cli
 
-from gdcli.transforms import deskew, shifts
+from gdcli.data.transforms import deskew, shifts
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -26,9 +26,9 @@ from conftest import (
     run_cli,
 )
 
-from gdcli.data import load_split
-from gdcli.datasets import DATASETS
-from gdcli.fetch import LOCK_FILE, FetchError, fetch
+from gdcli.data.fetch import LOCK_FILE, FetchError, fetch
+from gdcli.data.load import load_split
+from gdcli.data.registry import DATASETS
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import idx_bytes, write_idx
 
-from gdcli.idx import IdxError, read_idx, verify
+from gdcli.data.idx import IdxError, read_idx, verify
 
 
 def test_reads_gzipped_and_raw_alike(tmp_path):

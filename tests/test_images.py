@@ -11,8 +11,7 @@ from conftest import assert_one_line_error, run_cli
 from PIL import Image
 from test_weights_io import run_limited, save_weights
 
-from gdcli.errors import UsageError
-from gdcli.image_files import (
+from gdcli.data.images import (
     MAX_PIXELS,
     PNG_SIGNATURE,
     _chunk,
@@ -21,6 +20,7 @@ from gdcli.image_files import (
     write_pgm,
     write_png,
 )
+from gdcli.errors import UsageError
 
 PIXELS = np.random.RandomState(0).randint(0, 256, (30, 41)).astype(np.uint8)
 

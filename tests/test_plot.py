@@ -14,7 +14,7 @@ from conftest import assert_one_line_error, run_cli
 from PIL import Image
 
 from gdcli.errors import GdcliError
-from gdcli.plot import (
+from gdcli.viz.plot import (
     PALETTE,
     Run,
     differing_keys,
@@ -107,7 +107,7 @@ def test_hand_written_metrics_with_gaps(tmp_path):
 
 
 def test_untested_epochs_are_skipped_and_non_finite_ones_are_gaps():
-    from gdcli.plot import _series
+    from gdcli.viz.plot import _series
 
     history = [
         {"epoch": 1, "train_error": 0.9, "test_error": 0.8},

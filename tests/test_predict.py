@@ -10,14 +10,14 @@ import pytest
 from conftest import assert_one_line_error, run_cli
 from PIL import Image, ImageDraw
 
-from gdcli import weights_file
 from gdcli.cli.evaluate import score_bars
-from gdcli.explain import effective_weights, explain_png
-from gdcli.image_files import read_grey
-from gdcli.mnist_form import centre_of_mass, to_mnist_form
-from gdcli.model import Layer, Network
-from gdcli.transforms import deskew
-from gdcli.weights_file import WeightsFile
+from gdcli.data.digit import centre_of_mass, to_mnist_form
+from gdcli.data.images import read_grey
+from gdcli.data.transforms import deskew
+from gdcli.io import weights_file
+from gdcli.io.weights_file import WeightsFile
+from gdcli.nn.model import Layer, Network
+from gdcli.viz.explain import effective_weights, explain_png
 
 
 def draw(digit, size=(400, 300), at=(230, 40), scale=1.0, ink=20, paper=245, width=22):

@@ -17,7 +17,7 @@ from conftest import assert_one_line_error, run_cli
 from PIL import Image
 from test_plot import old_weights_file, train_runs
 
-from gdcli import weights_file
+from gdcli.io import weights_file
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
 needs_chromium = pytest.mark.skipif(

@@ -6,10 +6,10 @@ import synthetic
 from conftest import SYNTHETIC
 
 from gdcli.config import TrainConfig
-from gdcli.data import load_split
-from gdcli.datasets import DATASETS, get_dataset
-from gdcli.idx import verify
-from gdcli.train import TrainData, train
+from gdcli.data.idx import verify
+from gdcli.data.load import load_split
+from gdcli.data.registry import DATASETS, get_dataset
+from gdcli.nn.train import TrainData, train
 
 
 @pytest.fixture(scope="module")

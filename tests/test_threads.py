@@ -10,7 +10,7 @@ from conftest import assert_one_line_error, run_cli
 from threadpoolctl import threadpool_info
 
 from gdcli.errors import UsageError
-from gdcli.threads import ENV, blas_thread_limit, training_threads
+from gdcli.nn.threads import ENV, blas_thread_limit, training_threads
 
 
 @pytest.mark.parametrize(

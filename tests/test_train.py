@@ -7,9 +7,9 @@ import pytest
 from conftest import assert_one_line_error, run_cli
 
 from gdcli.config import TrainConfig, make_config
-from gdcli.data import load_split, one_hot
-from gdcli.datasets import DATASETS
-from gdcli.train import TrainData, train
+from gdcli.data.load import load_split, one_hot
+from gdcli.data.registry import DATASETS
+from gdcli.nn.train import TrainData, train
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_running_train_error_is_the_books(data):
 
 def test_blocked_gram_and_step_paths_agree_with_bias_and_freezing(data, monkeypatch):
     """The same options through BlockedSGD, GramSGD and backprop.step, on the real images."""
-    from gdcli import train as train_module
+    from gdcli.nn import train as train_module
 
     cfg = TrainConfig(epochs=3, bias=True, freeze_inputs="100-300", freeze_outputs="3,8")
     nets = [train(cfg, data).network]
@@ -323,8 +323,8 @@ def test_cli_hidden_layers_every_epoch_metrics_and_the_weights_file(tmp_path, sy
 
 
 def synthetic(folder):
-    from gdcli.data import load_split
-    from gdcli.datasets import DATASETS
+    from gdcli.data.load import load_split
+    from gdcli.data.registry import DATASETS
 
     x, labels = load_split(DATASETS["mnist"], folder, "train", 600)
     xt, lt = load_split(DATASETS["mnist"], folder, "test")
@@ -349,7 +349,7 @@ def test_test_schedule_and_snapshots(synthetic_data_dir):
 
 
 def test_metrics_json_is_finite_or_null():
-    from gdcli.train import EpochMetrics
+    from gdcli.nn.train import EpochMetrics
 
     m = EpochMetrics(3, 0.1, float("inf"), 0.5, float("nan"), 0.25, 1.5)
     assert m.to_json() == {"epoch": 3, "alpha": 0.1, "train_error": None, "train_accuracy": 0.5,

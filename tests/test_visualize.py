@@ -17,10 +17,10 @@ import pytest
 from conftest import assert_one_line_error, run_cli
 from PIL import Image, ImageSequence
 
-from gdcli import heatmap, weights_figure
-from gdcli.heatmap import choose_scale
-from gdcli.model import Layer, Network
-from gdcli.weights_file import WeightsFile, save
+from gdcli.io.weights_file import WeightsFile, save
+from gdcli.nn.model import Layer, Network
+from gdcli.viz import heatmap, weights_figure
+from gdcli.viz.heatmap import choose_scale
 
 RED_END, BLUE_END = (103, 0, 31), (5, 48, 97)  # the diverging map's ends: +scale, -scale
 
@@ -434,7 +434,7 @@ def test_train_then_visualize(tmp_path, synthetic_data_dir):
 
 
 def test_train_records_snapshots_that_animate(tmp_path, synthetic_data_dir):
-    from gdcli.weights_file import load
+    from gdcli.io.weights_file import load
 
     dd = ["--data-dir", str(synthetic_data_dir)]
     trained = run_cli("train", *dd, "--epochs", "12", "--n-train", "600", "--quiet", "--out",
@@ -459,10 +459,10 @@ def test_readme_correlations(data_dir):
     """The README's table: after the book's 350 epochs each digit's weights correlate with its
     mean image at only 0.00-0.06 (memorised), configs/best.toml's at 0.30-0.48."""
     from gdcli.config import TrainConfig, make_config
-    from gdcli.data import load_split
-    from gdcli.datasets import DATASETS
-    from gdcli.train import TrainData, train
-    from gdcli.transforms import deskew
+    from gdcli.data.load import load_split
+    from gdcli.data.registry import DATASETS
+    from gdcli.data.transforms import deskew
+    from gdcli.nn.train import TrainData, train
 
     x, labels = load_split(DATASETS["mnist"], data_dir, "train", 1000)
     best = make_config(Path(__file__).resolve().parents[1] / "configs" / "best.toml", {})

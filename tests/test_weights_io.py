@@ -16,9 +16,9 @@ import pytest
 from conftest import assert_one_line_error, run_cli
 from PIL import Image
 
-from gdcli import weights_file
-from gdcli.model import Layer, Network
-from gdcli.weights_file import WeightsFile
+from gdcli.io import weights_file
+from gdcli.io.weights_file import WeightsFile
+from gdcli.nn.model import Layer, Network
 
 
 def save_weights(path, weights, bias=None, meta=None):
@@ -48,9 +48,9 @@ def test_weights_correlate_with_the_mean_digit(tmp_path, data_dir):
     book's run, each digit's weights correlate positively with that digit's mean image, and
     more than with any other digit's."""
     from gdcli.config import TrainConfig
-    from gdcli.data import load_split
-    from gdcli.datasets import DATASETS
-    from gdcli.train import TrainData, train
+    from gdcli.data.load import load_split
+    from gdcli.data.registry import DATASETS
+    from gdcli.nn.train import TrainData, train
 
     x, labels = load_split(DATASETS["mnist"], data_dir, "train", 1000)
     w = (
@@ -81,8 +81,8 @@ def test_end_to_end_train_evaluate_predict_visualize(tmp_path, data_dir):
     assert pred["predicted"] == int(np.argmax(pred["scores"]))
 
     # the same test image as a PNG gives the same scores
-    from gdcli.data import load_split
-    from gdcli.datasets import DATASETS
+    from gdcli.data.load import load_split
+    from gdcli.data.registry import DATASETS
 
     x, _ = load_split(DATASETS["mnist"], data_dir, "test", 1)
     Image.fromarray((x[0] * 255).round().astype(np.uint8).reshape(28, 28)).save(tmp_path / "7.png")
@@ -205,9 +205,9 @@ def test_train_writes_format_2_with_its_history(tmp_path, synthetic_data_dir):
 
 def test_evaluate_and_predict_a_network_with_hidden_layers(tmp_path, synthetic_data_dir):
     """Every depth: evaluate's accuracy and predict's scores are the library's, from the file."""
-    from gdcli.data import load_split
-    from gdcli.datasets import DATASETS
-    from gdcli.metrics import evaluate
+    from gdcli.data.load import load_split
+    from gdcli.data.registry import DATASETS
+    from gdcli.nn.metrics import evaluate
 
     wf = two_layer_file(tmp_path / "deep.npz")
     dd = ["--data-dir", str(synthetic_data_dir)]

@@ -13,8 +13,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
-from gdcli.book import BATCH_REPEAT, ERRATA
-from gdcli.datasets import DEFAULT_DATASET, N_CLASSES, N_PIXELS, registry
+from gdcli.book.errata import BATCH_REPEAT, ERRATA
+from gdcli.data.registry import DEFAULT_DATASET, N_CLASSES, N_PIXELS, registry
 from gdcli.errors import UsageError
 
 if sys.version_info >= (3, 11):

@@ -25,9 +25,9 @@ from typing import Annotated, Any
 import typer
 
 from gdcli import __version__
-from gdcli.datasets import DATASETS, DEFAULT_DATASET
+from gdcli.cli.terminal import print_error, stdout
+from gdcli.data.registry import DATASETS, DEFAULT_DATASET
 from gdcli.errors import GdcliError, Interrupted, UsageError
-from gdcli.terminal import print_error, stdout
 
 app = typer.Typer(
     help="Learn and experiment with the gradient descent of Grokking Deep Learning on MNIST.",

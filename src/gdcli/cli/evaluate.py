@@ -10,15 +10,15 @@ from typing import Annotated, Any
 import numpy as np
 from rich.table import Table
 
-from gdcli import weights_file
-from gdcli.atomic import write_bytes
 from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, Split, WeightsArg, app, option
-from gdcli.data import load_split
-from gdcli.datasets import DEFAULT_DATASET, IMAGE_SIDE, get_dataset, resolve_data_dir
+from gdcli.cli.terminal import fmt_value, print_json, print_table, stderr_console, stdout
+from gdcli.data.load import load_split
+from gdcli.data.registry import DEFAULT_DATASET, IMAGE_SIDE, get_dataset, resolve_data_dir
+from gdcli.data.transforms import deskew
 from gdcli.errors import UsageError
-from gdcli.metrics import evaluate as evaluate_net
-from gdcli.terminal import fmt_value, print_json, print_table, stderr_console, stdout
-from gdcli.transforms import deskew
+from gdcli.io import weights_file
+from gdcli.io.atomic import write_bytes
+from gdcli.nn.metrics import evaluate as evaluate_net
 
 BAR_WIDTH = 30  # characters of the longest bar in predict's table
 
@@ -163,7 +163,7 @@ def predict_cmd(
             raise UsageError(f"{name} {path} is a folder; give a file name like digit.png")
     wf = weights_file.load(weights)
     if explain is not None:
-        from gdcli.explain import why_not
+        from gdcli.viz.explain import why_not
 
         reason = why_not(wf.network)
         if reason:
@@ -182,13 +182,13 @@ def predict_cmd(
     predicted = int(np.argmax(scores))
     written = []
     if show_input is not None:
-        from gdcli.image_files import png_bytes
+        from gdcli.data.images import png_bytes
 
         pixels = np.rint(np.clip(got.x, 0, 1) * 255).astype(np.uint8)
         write_bytes(show_input, png_bytes(pixels.reshape(IMAGE_SIDE, IMAGE_SIDE)))
         written.append(str(show_input))
     if explain is not None:
-        from gdcli.explain import explain_png
+        from gdcli.viz.explain import explain_png
 
         write_bytes(explain, explain_png(net, got.x, classes, top=3))
         written.append(str(explain))
@@ -212,8 +212,8 @@ def predict_cmd(
 
 def _picture(path: Path, as_is: bool, wf: weights_file.WeightsFile, err: Any) -> PredictInput:
     """A picture file -> the network's input: MNIST's form (or as is), deskewed if trained so."""
-    from gdcli.image_files import read_grey
-    from gdcli.mnist_form import BOX, WORK_SIDE, to_mnist_form
+    from gdcli.data.digit import BOX, WORK_SIDE, to_mnist_form
+    from gdcli.data.images import read_grey
 
     if as_is:
         grey = read_grey(path)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from gdcli import examples
+from gdcli.book import examples
 from gdcli.cli.app import JsonOpt, QuietOpt, app, argument
-from gdcli.errors import UsageError
-from gdcli.terminal import (
+from gdcli.cli.terminal import (
     print_json,
     stdout,
 )
+from gdcli.errors import UsageError
 
 
 def _print_example(e: examples.Example, steps: list[dict[str, Any]]) -> None:

@@ -6,18 +6,18 @@ from pathlib import Path
 from typing import Annotated
 
 from gdcli.cli.app import DataDirOpt, DatasetOpt, JsonOpt, QuietOpt, app, option
-from gdcli.config import DEFAULTS
-from gdcli.data import load_split
-from gdcli.datasets import DEFAULT_DATASET, get_dataset, resolve_data_dir
-from gdcli.errors import UsageError
-from gdcli.fetch import DEFAULT_TIMEOUT, fetch
-from gdcli.terminal import (
+from gdcli.cli.terminal import (
     download_progress,
     print_json,
     print_table,
     stderr_console,
     stdout,
 )
+from gdcli.config import DEFAULTS
+from gdcli.data.fetch import DEFAULT_TIMEOUT, fetch
+from gdcli.data.load import load_split
+from gdcli.data.registry import DEFAULT_DATASET, get_dataset, resolve_data_dir
+from gdcli.errors import UsageError
 
 
 @app.command("fetch")

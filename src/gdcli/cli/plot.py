@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from gdcli.atomic import write_bytes
 from gdcli.cli.app import JsonOpt, QuietOpt, app, option
+from gdcli.cli.terminal import print_json, stderr_console, stdout
 from gdcli.errors import UsageError
-from gdcli.terminal import print_json, stderr_console, stdout
+from gdcli.io.atomic import write_bytes
 
 RunsArg = Annotated[
     list[Path],
@@ -67,7 +67,7 @@ def plot_cmd(
 ) -> None:
     """Plot the learning curves of one or more runs. Train and test error and accuracy against
     the epoch, the runs overlaid in one figure."""
-    from gdcli.plot import curves_png, load_run, run_labels
+    from gdcli.viz.plot import curves_png, load_run, run_labels
 
     fmt = check_out(out, ("png", "svg"))
     loaded = [load_run(path) for path in runs]

@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 
-from gdcli.atomic import write_text
 from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, app, option
 from gdcli.cli.plot import check_out, warn
-from gdcli.datasets import resolve_data_dir
+from gdcli.cli.terminal import print_json, stderr_console, stdout
+from gdcli.data.registry import resolve_data_dir
 from gdcli.errors import UsageError
-from gdcli.terminal import print_json, stderr_console, stdout
+from gdcli.io.atomic import write_text
 
 RunsArg = Annotated[
     list[Path],
@@ -64,8 +64,8 @@ def report_cmd(
 ) -> None:
     """Write one HTML page about one or more runs. Figures embedded, to open after training:
     curves, weights, mistakes."""
-    from gdcli.plot import load_run
-    from gdcli.report import build_report, load_test_images
+    from gdcli.viz.plot import load_run
+    from gdcli.viz.report import build_report, load_test_images
 
     started = time.perf_counter()
     check_out(out, ("html", "htm"))

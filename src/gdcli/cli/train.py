@@ -5,9 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from gdcli import __version__, weights_file
-from gdcli.atomic import write_text
+from gdcli import __version__
 from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, app, check_writable, option
+from gdcli.cli.terminal import (
+    TrainDisplay,
+    fmt_value,
+    print_json,
+    print_table,
+    spinner,
+    stderr_console,
+    stdout,
+    to_json,
+)
 from gdcli.config import (
     ACTIVATIONS,
     AUGMENTATIONS,
@@ -20,20 +29,12 @@ from gdcli.config import (
     make_config,
     parse_list,
 )
-from gdcli.datasets import DATASETS, get_dataset, resolve_data_dir
+from gdcli.data.registry import DATASETS, get_dataset, resolve_data_dir
 from gdcli.errors import GdcliError, UsageError
-from gdcli.terminal import (
-    TrainDisplay,
-    fmt_value,
-    print_json,
-    print_table,
-    spinner,
-    stderr_console,
-    stdout,
-    to_json,
-)
-from gdcli.train import EpochMetrics, load_data
-from gdcli.train import train as train_network
+from gdcli.io import weights_file
+from gdcli.io.atomic import write_text
+from gdcli.nn.train import EpochMetrics, load_data
+from gdcli.nn.train import train as train_network
 
 
 def key_option(key: str, help: str, metavar: str | None = None, flag: str | None = None) -> Any:

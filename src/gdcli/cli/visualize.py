@@ -1,4 +1,4 @@
-"""gdcli visualize-weights: the weights as pictures (see gdcli.weights_views)."""
+"""gdcli visualize-weights: the weights as pictures (see gdcli.viz.weights_views)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-from gdcli import weights_file
 from gdcli.cli.app import JsonOpt, QuietOpt, WeightsArg, app, option
+from gdcli.cli.terminal import print_json, stderr_console, stdout
 from gdcli.config import parse_spec
 from gdcli.errors import UsageError
-from gdcli.terminal import print_json, stderr_console, stdout
+from gdcli.io import weights_file
 
 
 class ImageFormat(str, Enum):
@@ -97,7 +97,7 @@ def visualize_cmd(
     if scale_max is not None and not (math.isfinite(scale_max) and scale_max > 0):
         raise UsageError(f"--scale-max must be a positive number, got {scale_max:g}")
     # Pillow is imported only by the commands that draw (not by `gdcli --help` or `train`).
-    from gdcli import weights_views
+    from gdcli.viz import weights_views
 
     formats = ("png", "pgm") if fmt is ImageFormat.both else (fmt.value,)
     opts = weights_views.Options(out_dir, formats, scale, colormap.value, outputs, scale_max,

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gdcli.datasets import IMAGE_SIDE
+from gdcli.data.registry import IMAGE_SIDE
 from gdcli.errors import UsageError
 
 # A picture is worked on at most this large on its long side (a phone photo is reduced while

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import requests
 
-from gdcli.atomic import atomic_path, leftovers, write_error
-from gdcli.datasets import DataFile, Dataset, local_copy
+from gdcli.data.idx import IdxError, verify
+from gdcli.data.registry import DataFile, Dataset, local_copy
 from gdcli.errors import GdcliError, UsageError
-from gdcli.idx import IdxError, verify
+from gdcli.io.atomic import atomic_path, leftovers, write_error
 
 try:  # POSIX; elsewhere fetches are not serialised
     import fcntl

@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdcli.book import DROPOUT_DERIV, RELU2DERIV
-from gdcli.model import Network, derivative, softmax
+from gdcli.book.errata import DROPOUT_DERIV, RELU2DERIV
+from gdcli.nn.model import Network, derivative, softmax
 
 # A block holds up to BLOCK images, fewer when its products X @ W0 and U.T @ D would exceed
 # BLOCK_WORK multiply-adds. Each step's product G[t] @ D grows with the block; the block's

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gdcli.train import EpochMetrics
+    from gdcli.nn.train import EpochMetrics
 
 RELU2DERIV = "relu2deriv"
 DROPOUT_DERIV = "dropout-deriv"

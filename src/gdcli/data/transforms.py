@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdcli.datasets import IMAGE_SIDE
+from gdcli.data.registry import IMAGE_SIDE
 
 _ROWS, _COLS = np.mgrid[:IMAGE_SIDE, :IMAGE_SIDE].astype(np.float64)
 

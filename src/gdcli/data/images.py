@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gdcli.atomic import write_bytes
 from gdcli.errors import UsageError
+from gdcli.io.atomic import write_bytes
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 
 from gdcli import __version__
-from gdcli.data import load_split
-from gdcli.datasets import DEFAULT_DATASET, IMAGE_SIDE, get_dataset
+from gdcli.data.images import png_bytes
+from gdcli.data.load import load_split
+from gdcli.data.registry import DEFAULT_DATASET, IMAGE_SIDE, get_dataset
+from gdcli.data.transforms import deskew
 from gdcli.errors import GdcliError, UsageError
-from gdcli.image_files import png_bytes
-from gdcli.metrics import Evaluation, evaluate
-from gdcli.plot import PALETTE, Run, format_value, run_labels
-from gdcli.transforms import deskew
+from gdcli.nn.metrics import Evaluation, evaluate
+from gdcli.viz.plot import PALETTE, Run, format_value, run_labels
 
 THUMB_SCALE = 3  # mistakes are drawn 84x84 pixels
 MISSING = "-"  # a figure a run does not have
@@ -124,7 +124,7 @@ def _colours(runs: list[Run]) -> list[str | None]:
 
 
 def _curves_section(runs: list[Run], labels: list[str]) -> str:
-    from gdcli.plot import curves_png
+    from gdcli.viz.plot import curves_png
 
     drawn = [(lab, r.history) for lab, r in zip(labels, runs, strict=True) if r.history]
     if drawn:
@@ -193,7 +193,7 @@ def _run_sections(
 
 
 def _weights_section(i: int, run: Run, classes: list[str]) -> str:
-    from gdcli.weights_figure import evolution_gif, weights_grid_png
+    from gdcli.viz.weights_figure import evolution_gif, weights_grid_png
 
     wf = run.weights
     assert wf is not None
@@ -314,7 +314,7 @@ def _mistakes_section(
 def _explain_section(
     i: int, run: Run, test: TestImages, x_seen: np.ndarray, classes: list[str], index: int
 ) -> str:
-    from gdcli.explain import explain_png, why_not
+    from gdcli.viz.explain import explain_png, why_not
 
     net = run.weights.network  # type: ignore[union-attr]
     title = "Why it guessed what it guessed"

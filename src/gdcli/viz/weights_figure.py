@@ -15,8 +15,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from gdcli.datasets import IMAGE_SIDE
-from gdcli.heatmap import Scale, choose_scale, to_rgb
+from gdcli.data.registry import IMAGE_SIDE
+from gdcli.viz.heatmap import Scale, choose_scale, to_rgb
 
 BACKGROUND = (255, 255, 255)
 INK = (25, 25, 25)

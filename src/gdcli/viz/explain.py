@@ -21,9 +21,9 @@ import io
 
 import numpy as np
 
-from gdcli.datasets import IMAGE_SIDE
+from gdcli.data.registry import IMAGE_SIDE
 from gdcli.errors import UsageError
-from gdcli.model import Network
+from gdcli.nn.model import Network
 
 GATED = ("relu", "linear")
 DEEP_NOTE = (

@@ -20,16 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from gdcli import backprop
-from gdcli.blocked import BlockedSGD
 from gdcli.config import TrainConfig, parse_spec, snapshot_epochs
-from gdcli.data import load_split, one_hot
-from gdcli.datasets import N_CLASSES, get_dataset
-from gdcli.gram import GramSGD
-from gdcli.metrics import accuracy, evaluate, squared_error
-from gdcli.model import Network, new_network
-from gdcli.threads import training_threads
-from gdcli.transforms import deskew, shifts
+from gdcli.data.load import load_split, one_hot
+from gdcli.data.registry import N_CLASSES, get_dataset
+from gdcli.data.transforms import deskew, shifts
+from gdcli.nn import backprop
+from gdcli.nn.blocked import BlockedSGD
+from gdcli.nn.gram import GramSGD
+from gdcli.nn.metrics import accuracy, evaluate, squared_error
+from gdcli.nn.model import Network, new_network
+from gdcli.nn.threads import training_threads
 
 # Divergence: an epoch whose train error is more than this many times the error of the untrained
 # network on the same images (or an error or weight no longer finite). The book's 784x10 network
@@ -254,7 +254,7 @@ def train(
     dropout masks, step after step (as the book's np.random.seed(1) does). Stops early, with
     result.diverged_at set, when training diverges (_diverged).
     """
-    with training_threads():  # small products: one BLAS thread (gdcli/threads.py)
+    with training_threads():  # small products: one BLAS thread (gdcli/nn/threads.py)
         return _train(cfg, data, on_epoch)
 
 

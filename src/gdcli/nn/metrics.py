@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gdcli.data import one_hot
-from gdcli.model import Network
+from gdcli.data.load import one_hot
+from gdcli.nn.model import Network
 
 
 def squared_error(pred: np.ndarray, labels: np.ndarray) -> float:

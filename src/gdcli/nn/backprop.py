@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gdcli.book import BATCH_REPEAT, BATCH_SQUARED, DROPOUT_DERIV, RELU2DERIV
-from gdcli.model import Network, activate, derivative, softmax
+from gdcli.book.errata import BATCH_REPEAT, BATCH_SQUARED, DROPOUT_DERIV, RELU2DERIV
+from gdcli.nn.model import Network, activate, derivative, softmax
 
 
 @dataclass

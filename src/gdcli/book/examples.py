@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from gdcli.backprop import step as gradient_step
-from gdcli.model import Layer, Network, sequential_dot
+from gdcli.nn.backprop import step as gradient_step
+from gdcli.nn.model import Layer, Network, sequential_dot
 
 # The chapter's data: four games of a season.
 toes = [8.5, 9.5, 9.9, 9.0]  # average number of toes per player

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gdcli.datasets import IMAGE_SIDE
+from gdcli.data.registry import IMAGE_SIDE
 
 GREY_ZERO = 128  # a zero weight in the grey map
 DEFAULT_PERCENTILE = 99.0  # the default scale clips at this percentile of |w|

@@ -30,11 +30,11 @@ from typing import IO, Any
 
 import numpy as np
 
-from gdcli.atomic import atomic_path
 from gdcli.config import DEFAULTS, KEYS
-from gdcli.datasets import DATASETS, N_CLASSES, N_PIXELS
+from gdcli.data.registry import DATASETS, N_CLASSES, N_PIXELS
 from gdcli.errors import GdcliError, UsageError
-from gdcli.model import ACTIVATIONS, Layer, Network
+from gdcli.io.atomic import atomic_path
+from gdcli.nn.model import ACTIVATIONS, Layer, Network
 
 FORMAT = 2
 # What a file may hold once decompressed, all members together. A 784-1024-1024-10 network

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from gdcli import weights_figure as figure
-from gdcli.atomic import write_bytes
-from gdcli.datasets import DATASETS
+from gdcli.data.images import pgm_bytes, png_bytes
+from gdcli.data.registry import DATASETS
 from gdcli.errors import UsageError
-from gdcli.heatmap import Scale, choose_scale, digit_image
-from gdcli.image_files import pgm_bytes, png_bytes
-from gdcli.weights_file import WeightsFile
+from gdcli.io.atomic import write_bytes
+from gdcli.io.weights_file import WeightsFile
+from gdcli.viz import weights_figure as figure
+from gdcli.viz.heatmap import Scale, choose_scale, digit_image
 
 
 @dataclass(frozen=True)

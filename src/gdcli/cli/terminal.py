@@ -30,11 +30,11 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from gdcli.book import log_line
+from gdcli.book.errata import log_line
 
-if TYPE_CHECKING:  # gdcli.fetch imports requests, gdcli.train numpy: not at every start
-    from gdcli.fetch import ProgressHook
-    from gdcli.train import EpochMetrics
+if TYPE_CHECKING:  # gdcli.data.fetch imports requests, gdcli.nn.train numpy: not at every start
+    from gdcli.data.fetch import ProgressHook
+    from gdcli.nn.train import EpochMetrics
 
 # A file or a pipe has no width: lines and tables there are never folded to fit 80 columns.
 UNBOUNDED_WIDTH = 10_000

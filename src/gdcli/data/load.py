@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gdcli.datasets import N_CLASSES, N_PIXELS, Dataset, local_copy
+from gdcli.data.idx import read_idx
+from gdcli.data.registry import N_CLASSES, N_PIXELS, Dataset, local_copy
 from gdcli.errors import GdcliError, UsageError
-from gdcli.idx import read_idx
 
 
 def dataset_paths(dataset: Dataset, data_dir: Path, split: str) -> tuple[Path, Path]:

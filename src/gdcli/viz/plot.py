@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gdcli import weights_file
 from gdcli.errors import GdcliError, UsageError
+from gdcli.io import weights_file
 
 FORMATS = ("png", "svg")
 # One colour per run, in order (matplotlib's tab10); the report's run headings use them too.

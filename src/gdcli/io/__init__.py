@@ -1,0 +1,1 @@
+"""Files gdcli writes and reads back: atomic writes, the weights file."""

@@ -1,0 +1,1 @@
+"""The mathematics: the model, backpropagation, the engines that run an epoch, training."""

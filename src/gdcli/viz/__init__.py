@@ -1,0 +1,1 @@
+"""Drawing: colours, weights pictures, learning curves, the explanation, the HTML report."""
