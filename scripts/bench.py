@@ -4,7 +4,7 @@
                             [--hidden [--hidden-epochs 5]] [--end-to-end ch8|all]
 
 Chapter 5 (always): on the same first N images at alpha 0.01, the book's loop written the book's
-way (numpy, one image at a time), gdcli's per-example trainer (BlockedSGD, exact) and gdcli's
+way (numpy, one image at a time), gdcli's per-example engine (blocked, exact) and gdcli's
 mini-batch trainer (batch 10): ms per epoch, the speed ratio to the book's loop, the max abs
 weight difference to the book's weights. --full adds the cost per epoch on all 60,000 training
 images (a few epochs; the book's loop there is timed on one epoch).
@@ -42,7 +42,8 @@ from gdcli.book.errata import log_line
 from gdcli.config import TrainConfig, make_config
 from gdcli.data.load import load_split, one_hot
 from gdcli.data.registry import DATASETS, resolve_data_dir
-from gdcli.nn.train import EpochMetrics, EpochRunner, TrainData, build_network, train
+from gdcli.nn import engines
+from gdcli.nn.train import EpochMetrics, TrainData, build_network, layer_sizes, step_rule, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -114,9 +115,10 @@ def hidden_layers(data: TrainData, epochs: int) -> None:
         cfg = make_config(ROOT / "configs" / f"{name}.toml", {"epochs": epochs})
         rng = np.random.RandomState(cfg.seed)
         net = build_network(cfg, data.x_train.shape[1], rng)
-        runner = EpochRunner(cfg, net, data.x_train, rng)  # set-up (Gram matrices) not timed
-        _, gdcli_s = timed(
-            lambda runner=runner, cfg=cfg: [runner(y, cfg.alpha) for _ in range(epochs)]
+        rule = step_rule(cfg, layer_sizes(cfg, net.n_inputs))
+        engine = engines.choose(cfg)(net, data.x_train, rule, rng, cfg.batch_size, cfg.augment)
+        _, gdcli_s = timed(  # the engine's set-up (Gram matrices) not timed
+            lambda engine=engine, cfg=cfg: [engine.epoch(y, cfg.alpha) for _ in range(epochs)]
         )
         diff = max(
             float(np.max(np.abs(layer.weights - w)))

@@ -7,11 +7,12 @@ import pytest
 from gdcli.book.errata import BATCH_REPEAT, BATCH_SQUARED, DROPOUT_DERIV, RELU2DERIV
 from gdcli.config import TrainConfig
 from gdcli.nn import backprop
-from gdcli.nn import gram as gram_module
-from gdcli.nn.blocked import BlockedSGD
-from gdcli.nn.gram import GramSGD
+from gdcli.nn.backprop import StepRule
+from gdcli.nn.blocked import Blocked
+from gdcli.nn.engines import dropout_masks
+from gdcli.nn.gram import Gram
 from gdcli.nn.model import Layer, Network, activate, new_network, sequential_dot
-from gdcli.nn.train import TrainData, dropout_masks, train
+from gdcli.nn.train import TrainData, train
 
 
 def images(n, d, seed=0, density=0.3):
@@ -33,9 +34,23 @@ def network(sizes, hidden="relu", loss="mse", bias=False, out="linear", seed=1):
     )
 
 
+def forward(net, x, masks=None, dropout=0.0):
+    """The training forward pass written out here (dropout: kept units times 1 / (1 - p))."""
+    out = x
+    for i, layer in enumerate(net.layers):
+        out = activate(
+            layer.activation, out @ layer.weights + (0 if layer.bias is None else layer.bias)
+        )
+        if masks is not None and i < len(net.layers) - 1:
+            out = out * masks[i] / (1 - dropout)
+    if net.loss == "softmax":
+        out = np.exp(out) / np.exp(out).sum(-1, keepdims=True)
+    return out
+
+
 def loss_of(net, x, y, masks=None, dropout=0.0):
     """0.5 * squared error, or cross-entropy; the mean over a batch."""
-    pred = backprop.forward(net, x, masks, dropout).outs[-1]
+    pred = forward(net, x, masks, dropout)
     per = (
         -np.sum(y * np.log(pred), -1)
         if net.loss == "softmax"
@@ -79,16 +94,14 @@ def test_the_step_is_alpha_times_the_gradient(sizes, hidden, loss, out, batch, d
     alpha * input * delta) is the gradient of the loss, for every depth, activation and loss."""
     rng = np.random.RandomState(3)
     net = network(sizes, hidden, loss, bias=True, out=out)
-    x = rng.random_sample((batch, sizes[0])) if batch > 1 else rng.random_sample(sizes[0])
+    x = rng.random_sample((batch, sizes[0]))
     y = np.eye(sizes[-1])[rng.randint(sizes[-1], size=batch)]
-    y = y if batch > 1 else y[0]
     masks = None
     if dropout:
-        masks = [rng.randint(2, size=(batch, n)) if batch > 1 else rng.randint(2, size=n)
-                 for n in sizes[1:-1]]  # fmt: skip
+        masks = [rng.randint(2, size=(batch, n)) for n in sizes[1:-1]]
     expected = numeric_gradients(net, x, y, masks, dropout)
     before = [a.copy() for layer in net.layers for a in (layer.weights, layer.bias)]
-    backprop.step(net, x, y, 0.1, masks=masks, dropout=dropout)
+    backprop.step(net, x, y, 0.1, StepRule(dropout), masks)
     after = [a for layer in net.layers for a in (layer.weights, layer.bias)]
     for b, a, g in zip(before, after, expected, strict=True):
         assert np.allclose((b - a) / 0.1, g, atol=1e-7), (b - a) / 0.1 - g
@@ -123,7 +136,9 @@ def test_the_books_chapter8_step_is_backprop_with_the_relu_erratum():
         layer_1_delta = layer_2_delta.dot(w12.T) * (layer_1 >= 0)
         w12 += 0.05 * layer_1.T.dot(layer_2_delta)
         w01 += 0.05 * layer_0.T.dot(layer_1_delta)
-        backprop.step(net, x[i], y[i], 0.05, errata=frozenset({RELU2DERIV}))
+        backprop.step(
+            net, x[i : i + 1], y[i : i + 1], 0.05, StepRule(errata=frozenset({RELU2DERIV}))
+        )
     assert np.max(np.abs(net.layers[0].weights - w01)) <= 1e-15
     assert np.max(np.abs(net.layers[1].weights - w12)) <= 1e-15
 
@@ -133,7 +148,7 @@ def test_without_the_erratum_an_inactive_relu_unit_learns_nothing():
     net = network([30, 8, 10])
     h = x[0] @ net.layers[0].weights
     before = net.layers[0].weights.copy()
-    backprop.step(net, x[0], one_hot(labels)[0], 0.05)
+    backprop.step(net, x, one_hot(labels), 0.05)
     moved = np.abs(net.layers[0].weights - before).sum(axis=0) > 0
     assert moved.tolist() == (h > 0).tolist() and not moved.all()
 
@@ -175,22 +190,26 @@ def test_batch_errata_are_the_books_listings(errata, tanh, loss):
         masks = rng.randint(2, size=(10, 12))
         book_batch_listing(x[b : b + 10], y[b : b + 10], w01, w12, 0.5, masks,
                            BATCH_REPEAT in errata, BATCH_SQUARED in errata, tanh)  # fmt: skip
-        backprop.step(net, x[b : b + 10], y[b : b + 10], 0.5, masks=[masks], dropout=0.5,
-                      errata=frozenset(errata))  # fmt: skip
+        backprop.step(net, x[b : b + 10], y[b : b + 10], 0.5,
+                      StepRule(0.5, errata=frozenset(errata)), [masks])  # fmt: skip
     assert np.max(np.abs(net.layers[0].weights - w01)) <= 1e-12
     assert np.max(np.abs(net.layers[1].weights - w12)) <= 1e-12
     assert not np.allclose(w01, network([30, 12, 10]).layers[0].weights)
 
 
-def step_loop(net, x, y, alpha, epochs, masks=None, dropout=0.0, trainable=None, errata=()):
-    """Per-example backprop.step, the reference for the fast trainers."""
+def step_loop(net, x, y, alpha, epochs, rule=StepRule(), rng=None):
+    """Per-example backprop.step, the reference for the fast engines; dropout masks drawn from
+    rng an epoch at a time, as the engines draw them."""
     preds = []
-    for e in range(epochs):
+    for _ in range(epochs):
+        masks = None
+        if rule.dropout:
+            sizes = [layer.weights.shape[1] for layer in net.layers[:-1]]
+            masks = dropout_masks(rng, rule.dropout, len(x), sizes)
         for t in range(len(x)):
-            m = None if masks is None else [mk[e][t] for mk in masks]
-            s = backprop.step(net, x[t], y[t], alpha, masks=m, dropout=dropout,
-                              trainable=trainable, errata=frozenset(errata))  # fmt: skip
-            preds.append(s.pred)
+            m = None if masks is None else [mk[t : t + 1] for mk in masks]
+            s = backprop.step(net, x[t : t + 1], y[t : t + 1], alpha, rule, m)
+            preds.append(s.pred[0])
     return np.array(preds)
 
 
@@ -211,15 +230,10 @@ def test_gram_trainer_equals_the_step_loop(sizes, hidden, loss, out, bias, dropo
     x, labels = images(130, sizes[0])  # more than one block of GramSGD.BLOCK
     y = one_hot(labels)
     slow, fast = (network(sizes, hidden, loss, bias, out) for _ in range(2))
-    rng = np.random.RandomState(5)
-    masks = None
-    if dropout:
-        drawn = [dropout_masks(rng, dropout, len(x), sizes[1:-1]) for _ in range(2)]
-        masks = [[epoch[i] for epoch in drawn] for i in range(len(sizes) - 2)]
-    expected = step_loop(slow, x, y, 0.05, 2, masks, dropout, errata=errata)
-    gram = GramSGD(x, bias)
-    got = [gram.epoch(fast, y, 0.05, None if masks is None else [m[e] for m in masks], dropout,
-                      errata=frozenset(errata)) for e in range(2)]  # fmt: skip
+    rule = StepRule(dropout, errata=frozenset(errata))
+    expected = step_loop(slow, x, y, 0.05, 2, rule, np.random.RandomState(5))
+    gram = Gram(fast, x, rule, np.random.RandomState(5))
+    got = [gram.epoch(y, 0.05) for _ in range(2)]
     assert np.max(np.abs(np.concatenate(got) - expected)) <= 1e-12
     for a, b in zip(slow.layers, fast.layers, strict=True):
         assert np.max(np.abs(a.weights - b.weights)) <= 1e-12
@@ -238,22 +252,17 @@ def test_gram_trainer_equals_the_step_loop(sizes, hidden, loss, out, bias, dropo
     ],
 )
 def test_the_one_hidden_layer_step_equals_the_step_loop(first_bias, dropout, errata):
-    """GramSGD's straight-line step (one relu layer, linear output without bias, squared
-    error), with and without the book's errata and dropout, against backprop.step."""
+    """The Gram engine on chapter 8's network (one relu layer, linear output without bias,
+    squared error), with and without the book's errata and dropout, against backprop.step."""
     x, labels = images(130, 40)  # 8 blocks of gram.BLOCK images and a part
     y = one_hot(labels)
     slow, fast = (network([40, 12, 10], bias=first_bias) for _ in range(2))
     for net in (slow, fast):
         net.layers[1].bias = None
-    assert gram_module._OneHidden.fits(fast, None)
-    masks = None
-    if dropout:
-        rng = np.random.RandomState(5)
-        masks = [[dropout_masks(rng, dropout, len(x), [12])[0] for _ in range(3)]]
-    expected = step_loop(slow, x, y, 0.05, 3, masks, dropout, errata=errata)
-    gram = GramSGD(x, first_bias)
-    got = [gram.epoch(fast, y, 0.05, None if masks is None else [masks[0][e]], dropout,
-                      errata=frozenset(errata)) for e in range(3)]  # fmt: skip
+    rule = StepRule(dropout, errata=frozenset(errata))
+    expected = step_loop(slow, x, y, 0.05, 3, rule, np.random.RandomState(5))
+    gram = Gram(fast, x, rule, np.random.RandomState(5))
+    got = [gram.epoch(y, 0.05) for _ in range(3)]
     assert np.max(np.abs(np.concatenate(got) - expected)) <= 1e-12
     for a, b in zip(slow.layers, fast.layers, strict=True):
         assert np.max(np.abs(a.weights - b.weights)) <= 1e-12
@@ -273,14 +282,10 @@ def test_gram_and_blocked_trainers_freeze_as_the_step_loop():
         slow, fast = (Network([Layer(np.full((40, 10), 0.01), np.zeros(10), activation)])
                       for _ in range(2))  # fmt: skip
         start = slow.layers[0].weights.copy()
-        step_loop(slow, x, y, 0.05, 1, trainable=trainable)
-        if trainer == "gram":
-            GramSGD(x, True, rows).epoch(fast, y, 0.05, trainable=trainable)
-        else:
-            w = np.vstack([fast.layers[0].weights, fast.layers[0].bias])
-            xb = np.hstack([x, np.ones((120, 1))])
-            BlockedSGD(xb, np.append(rows, True)).epoch(w, y, 0.05, cols)
-            fast.layers[0].weights, fast.layers[0].bias = w[:-1], w[-1]
+        rule = StepRule(trainable=tuple(trainable))
+        step_loop(slow, x, y, 0.05, 1, rule)
+        engine = Gram if trainer == "gram" else Blocked
+        engine(fast, x, rule, None).epoch(y, 0.05)
         for net in (slow, fast):
             w = net.layers[0].weights
             assert np.array_equal(w[10:20], start[10:20]) and np.array_equal(w[:, 3], start[:, 3])
@@ -326,14 +331,10 @@ def small_data(n=150, d=60):
         TrainConfig(n_train=150, epochs=3, alpha=0.05, activation="sigmoid", freeze_outputs="3"),
     ],
 )  # fmt: skip
-def test_fast_trainers_equal_backprop_step(monkeypatch, cfg):
-    from gdcli.nn import train as train_module
-
+def test_fast_engines_equal_the_reference_engine(cfg):
     data = small_data()
     fast = train(cfg, data)
-    monkeypatch.setattr(train_module, "uses_blocked", lambda cfg: False)
-    monkeypatch.setattr(train_module, "uses_gram", lambda cfg: False)
-    slow = train(cfg, data)
+    slow = train(cfg, data, engine="reference")
     for a, b in zip(fast.network.layers, slow.network.layers, strict=True):
         assert np.max(np.abs(a.weights - b.weights)) <= 1e-12
     assert [m.train_accuracy for m in fast.history] == [m.train_accuracy for m in slow.history]

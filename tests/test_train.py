@@ -55,16 +55,10 @@ def test_running_train_error_is_the_books(data):
     assert m.train_accuracy == correct / 1000
 
 
-def test_blocked_gram_and_step_paths_agree_with_bias_and_freezing(data, monkeypatch):
-    """The same options through BlockedSGD, GramSGD and backprop.step, on the real images."""
-    from gdcli.nn import train as train_module
-
+def test_blocked_gram_and_reference_engines_agree_with_bias_and_freezing(data):
+    """The same options through every engine, on the real images."""
     cfg = TrainConfig(epochs=3, bias=True, freeze_inputs="100-300", freeze_outputs="3,8")
-    nets = [train(cfg, data).network]
-    monkeypatch.setattr(train_module, "uses_blocked", lambda cfg: False)
-    nets.append(train(cfg, data).network)  # GramSGD
-    monkeypatch.setattr(train_module, "uses_gram", lambda cfg: False)
-    nets.append(train(cfg, data).network)  # backprop.step, image by image
+    nets = [train(cfg, data, engine=name).network for name in ("blocked", "gram", "reference")]
     for other in nets[1:]:
         assert np.max(np.abs(nets[0].layers[0].weights - other.layers[0].weights)) <= 1e-9
         assert np.max(np.abs(nets[0].layers[0].bias - other.layers[0].bias)) <= 1e-9

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from gdcli.nn.backprop import StepRule
 from gdcli.nn.backprop import step as gradient_step
 from gdcli.nn.model import Layer, Network, sequential_dot
 
@@ -99,23 +100,25 @@ def run(e: Example, iterations: int | None = None) -> list[dict[str, Any]]:
     step and the weight deltas; the final record holds the weights after the last step."""
     net = _network(e)
     layer = net.layers[0]
-    x, true = np.array(e.x), np.array(e.true, dtype=np.float64)
-    trainable = None
+    # one example: a batch of one
+    x, true = np.array([e.x], dtype=np.float64), np.array([e.true], dtype=np.float64)
+    rule = StepRule()
     if e.frozen_inputs:
         trainable = np.ones_like(layer.weights, dtype=bool)
         trainable[list(e.frozen_inputs), :] = False
+        rule = StepRule(trainable=(trainable,))
     steps = []
     for i in range(iterations or e.iterations):
         before = _book_layout(layer.weights)
-        step = gradient_step(net, x, true, e.alpha, trainable=[trainable])
-        delta = step.deltas[-1]
+        step = gradient_step(net, x, true, e.alpha, rule)
+        delta = step.deltas[-1][0]
         weight_deltas = _book_layout(step.weight_deltas[0])
         for j in e.frozen_inputs:
             weight_deltas[j] = 0  # the chapter sets a frozen weight's delta to the integer 0
         steps.append(
             {
                 "iteration": i + 1,
-                "pred": _scalar_or_list(step.pred),
+                "pred": _scalar_or_list(step.pred[0]),
                 # the chapter's (pred - true) ** 2, on Python floats
                 "error": _scalar_or_list([float(d) ** 2 for d in delta]),
                 "delta": _scalar_or_list(delta),

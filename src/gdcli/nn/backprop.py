@@ -5,13 +5,19 @@
                                                          pred - true)
     backward   delta_{l-1} = (delta_l @ W_l.T) * f_{l-1}'(h_{l-1})
                "the output errors, scaled by the weights between the layers, and the gradient"
-    step       W_l -= alpha * outer(out_{l-1}, delta_l),  b_l -= alpha * delta_l
+    step       W_l -= alpha * out_{l-1}.T @ delta_l,  b_l -= alpha * sum(delta_l)
                "the learning rate times the error term of the layer times its inputs"
 
-Every delta is computed from the weights as they were before the step. A mini-batch is the
-mean over its examples: the output delta is divided by the batch size, and the weight step is
-x.T @ delta, the sum of the examples' outer products. The chapter's toy examples, the MNIST
-networks and the fast trainers (blocked.py, gram.py) all compute these same steps.
+Every delta is computed from the weights as they were before the step. Arrays are batches: x is
+(rows, n_inputs), one image being a batch of one, (1, 784), as the book's images[i:i+1]. A
+mini-batch is the mean over its examples: the output delta is divided by the batch size, and
+the weight step out.T @ delta sums the examples' outer products.
+
+This is the only place the mathematics is written. Every engine (engines.py) runs it: the
+reference engine for whole steps, the Gram engine for every layer above the first (it computes
+the first layer's sums its own way). A step of a 784-40-10 network costs a few microseconds, as
+much as allocating its arrays would, so Backprop makes every buffer once and numpy writes into
+them (out=); backprop.step() is the same computation for one call, returning copies.
 """
 
 from __future__ import annotations
@@ -21,136 +27,235 @@ from dataclasses import dataclass
 import numpy as np
 
 from gdcli.book.errata import BATCH_REPEAT, BATCH_SQUARED, DROPOUT_DERIV, RELU2DERIV
-from gdcli.nn.model import Network, activate, derivative, softmax
+from gdcli.nn.model import ACTIVATIONS, Network, softmax
+
+
+@dataclass(frozen=True)
+class StepRule:
+    """How every step is taken beyond plain gradient descent, resolved once from the config.
+
+    dropout: the probability a hidden unit is dropped (the masks come with each step).
+    l2: weight decay, l2 * W added to every weight delta (not to biases).
+    trainable: one (n_in, n_out) boolean mask per layer, False where a weight never changes, or
+    None for a layer that is wholly trainable; () for none frozen. A frozen output unit's bias
+    is frozen with it.
+    errata: names from book.errata.ERRATA to reproduce.
+    """
+
+    dropout: float = 0.0
+    l2: float = 0.0
+    trainable: tuple[np.ndarray | None, ...] = ()
+    errata: frozenset[str] = frozenset()
+
+    def frozen(self, i: int) -> np.ndarray | None:
+        """Layer i's trainable mask, or None when the whole layer trains."""
+        return self.trainable[i] if self.trainable else None
 
 
 @dataclass
 class Step:
-    """What one step saw and did: the network's output before the step, each layer's error
-    term and each layer's weight deltas (0 where frozen), first layer first."""
+    """What one step saw and did: the network's output before the step (rows, n_outputs), each
+    layer's error term and each layer's weight deltas (0 where frozen), first layer first."""
 
     pred: np.ndarray
     deltas: list[np.ndarray]
     weight_deltas: list[np.ndarray]
 
 
-@dataclass
-class Forward:
-    """A training forward pass. outs[l]: what layer l + 1 receives (outs[0] = x; a hidden layer's
-    output after dropout); acts[l]: layer l + 1's activation f(h) before dropout."""
+class Backprop:
+    """Steps of gradient descent on `net` for batches of `rows` examples, in place.
 
-    outs: list[np.ndarray]
-    acts: list[np.ndarray]
+    The buffers, one per layer l (first layer 0): sums[l] (rows, units) the weighted sums,
+    acts[l] f(sums), outs[l] what the next layer receives (acts times the kept mask with
+    dropout), deltas[l] the error term, grads[l] (n_in, n_out) the weight deltas; pred is the
+    network's output. Dropout masks for the steps to come are set with use_masks().
 
+    alpha_in_delta: keep the deltas times alpha, so a step is W -= x.T @ (alpha delta), one
+    product fewer per layer than alpha * (x.T @ delta): the same step, rounded differently
+    (the Gram engine's choice; the reference engine and step() round as the book does).
+    """
 
-def forward(
-    net: Network, x: np.ndarray, masks: list[np.ndarray] | None = None, dropout: float = 0.0
-) -> Forward:
-    """The forward pass of training. masks: one 0/1 array per hidden layer, shaped like its
-    output; a kept unit's output is scaled by 1 / (1 - dropout) (the book's `* 2`)."""
-    outs, acts = [x], []
-    for i, layer in enumerate(net.layers):
-        out = activate(layer.activation, layer.sums(outs[-1], net.dot))
-        acts.append(out)
-        if masks is not None and i < len(net.layers) - 1:
-            out = out * (masks[i] * (1.0 / (1.0 - dropout)))
-        outs.append(out)
-    if net.loss == "softmax":
-        outs[-1] = acts[-1] = softmax(acts[-1])
-    return Forward(outs, acts)
+    def __init__(
+        self, net: Network, rule: StepRule = StepRule(), rows: int = 1, alpha_in_delta: bool = False
+    ) -> None:
+        self.net, self.rule, self.rows, self.alpha_in_delta = net, rule, rows, alpha_in_delta
+        layers = net.layers
+        self.last = len(layers) - 1
+        self.f = [ACTIVATIONS[layer.activation] for layer in layers]
+        self.sums = [np.empty((rows, layer.weights.shape[1])) for layer in layers]
+        # a linear layer's activation is its sums; a hidden layer's output is its activation,
+        # times the kept mask with dropout
+        self.acts = [h if f.deriv is None else np.empty_like(h)
+                     for h, f in zip(self.sums, self.f, strict=True)]  # fmt: skip
+        dropped = rule.dropout > 0
+        self.outs = [np.empty_like(a) if dropped and i < self.last else a
+                     for i, a in enumerate(self.acts)]  # fmt: skip
+        self.outs_t = [o.T for o in self.outs]  # the next layer's inputs, as x.T @ delta takes them
+        self.softmax = net.loss == "softmax"
+        self.pred = np.empty_like(self.acts[-1]) if self.softmax else self.acts[-1]
+        self.deltas = [np.empty_like(h) for h in self.sums]
+        self.grads = [np.empty(layer.weights.shape) for layer in layers]
+        self.moves = [np.empty(layer.weights.shape) for layer in layers]
+        self.trainable = [None if m is None else m.astype(float)
+                          for m in (rule.frozen(i) for i in range(len(layers)))]  # fmt: skip
+        errata = rule.errata
+        divisor = rows * rows if BATCH_SQUARED in errata else rows
+        self.divisor = None if divisor == 1 else float(divisor)
+        # the output's f'(h) for squared error (softmax with cross-entropy has none)
+        self.out_deriv = None if self.softmax else self.f[-1].deriv
+        self.out_buf = np.empty_like(self.pred)
+        self.dot = np.dot if net.dot is np.matmul else self._exact_dot
+        self._gates(errata, dropped)
+        self.kept: list[list[np.ndarray]] | None = None
+        self.gate_masks: list[list[np.ndarray]] | None = None
+        # per layer: (layer, acts = f(sums) bound to the buffers or None if linear, sums, outs)
+        fs = (f.bound(h, a) for f, h, a in zip(self.f, self.sums, self.acts, strict=True))
+        self.plan = list(zip(layers, fs, self.sums, self.acts, self.outs, strict=True))
+        self.repeat = BATCH_REPEAT in errata and rows > 1
 
+    def _gates(self, errata: frozenset[str], dropped: bool) -> None:
+        """What layer l's delta is multiplied by once it comes down through the weights: f'(h)
+        from gate_of[l], times the dropout mask. The book's errata: relu2deriv makes relu's
+        derivative 1 (without dropout, or with the dropout-deriv erratum too), dropout-deriv
+        takes f' of the doubled output and multiplies by the 0/1 mask; the chain rule through
+        out = f(h) * mask / (1 - p) gives f'(h) * mask / (1 - p)."""
+        self.book_dropout = dropped and DROPOUT_DERIV in errata
+        relu_is_one = RELU2DERIV in errata and (not dropped or self.book_dropout)
+        self.gates: list = []  # per hidden layer: f'(h) into a buffer, bound; None for 1
+        for i, f in enumerate(self.f[:-1]):
+            of = self.outs[i] if self.book_dropout else self.acts[i]
+            one = relu_is_one and f is ACTIVATIONS["relu"]
+            self.gates.append(None if one else f.bound_deriv(of, np.empty_like(of)))
 
-def output_delta(
-    net: Network, pred: np.ndarray, true: np.ndarray, errata: frozenset[str] = frozenset()
-) -> np.ndarray:
-    """The output layer's error term: (pred - true) * f'(h), or pred - true for a linear output
-    and for softmax with cross-entropy; divided by the batch size for a batch (pred 2-D)."""
-    delta = pred - true
-    last = net.layers[-1].activation
-    if net.loss == "mse" and last != "linear":
-        delta = delta * derivative(last, pred, RELU2DERIV in errata)
-    if pred.ndim == 2:
-        n = len(pred)
-        delta = delta / (n * n if BATCH_SQUARED in errata else n)
-    return delta
+    def _exact_dot(self, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+        np.copyto(out, self.net.dot(a, b))  # the toy examples' left-to-right sums
+        return out
 
+    def use_masks(self, masks: list[np.ndarray] | None) -> None:
+        """The 0/1 dropout masks of the steps to come: one (steps * rows, units) array per
+        hidden layer, rows t * rows ... (t + 1) * rows for step t (None: no dropout)."""
+        if masks is None:
+            self.kept = self.gate_masks = None
+            return
+        scale = 1.0 / (1.0 - self.rule.dropout)
+        shape = (-1, self.rows)
+        self.kept = [list((m * scale).reshape(*shape, m.shape[1])) for m in masks]
+        self.gate_masks = (
+            [list(m.astype(float).reshape(*shape, m.shape[1])) for m in masks]
+            if self.book_dropout
+            else self.kept
+        )
 
-def gate(
-    net: Network,
-    i: int,
-    fw: Forward,
-    masks: list[np.ndarray] | None = None,
-    dropout: float = 0.0,
-    errata: frozenset[str] = frozenset(),
-) -> np.ndarray | float:
-    """What layer i's delta is multiplied by once it reaches layer i - 1 through the weights:
-    layer i - 1's f'(h), times the dropout mask scaled as the forward pass scaled it."""
-    below = net.layers[i - 1].activation
-    if masks is None:
-        return derivative(below, fw.acts[i - 1], RELU2DERIV in errata)
-    if DROPOUT_DERIV in errata:  # the book: f' of the doubled output, times the 0/1 mask
-        return derivative(below, fw.outs[i], RELU2DERIV in errata) * masks[i - 1]
-    # the chain rule through out = f(h) * mask / (1 - p)
-    return derivative(below, fw.acts[i - 1]) * (masks[i - 1] * (1.0 / (1.0 - dropout)))
+    def step(self, x: np.ndarray | None, y: np.ndarray, alpha: float, t: int = 0) -> np.ndarray:
+        """One step on the batch x (rows, n_inputs) with targets y (rows, n_outputs) and step
+        t's dropout masks; returns the prediction made before the step (a buffer).
 
+        With x None, the first layer's sums are already in sums[0] and its delta is left in
+        deltas[0] without its step (the Gram engine makes both). The three parts are written
+        in one function, its buffers in locals: at a few microseconds a step, method calls and
+        attribute look-ups would cost a quarter of it.
+        """
+        kept, last, dot, deltas = self.kept, self.last, self.dot, self.deltas
+        # forward: out_l = f_l(out_{l-1} @ W_l + b_l), times the kept mask with dropout
+        below = x
+        for i, (layer, f, h, a, out) in enumerate(self.plan):
+            if below is not None:
+                dot(below, layer.weights, out=h)
+                if layer.bias is not None:
+                    h += layer.bias
+            if f is not None:
+                f()
+            if kept is not None and i < last:
+                np.multiply(a, kept[i][t], out=out)
+            below = out
+        pred = self.pred
+        if self.softmax:
+            np.copyto(pred, softmax(self.acts[-1]))
+        # output: delta_L = (pred - y) * f'(h_L), the mean over the batch
+        delta = np.subtract(pred, y, out=deltas[-1])
+        if self.out_deriv is not None:
+            delta *= self.out_deriv(pred, out=self.out_buf)
+        if self.divisor is not None:
+            delta /= self.divisor
+        if self.alpha_in_delta:
+            delta *= alpha
+        if self.repeat:
+            self._repeated(x, alpha, t)
+            return pred
+        # backward: delta_{l-1} = (delta_l @ W_l.T) * f'_{l-1} [* mask], then layer l's step
+        gates, gate_masks, layers, outs_t = (
+            self.gates,
+            self.gate_masks,
+            self.net.layers,
+            self.outs_t,
+        )
+        for i in range(last, 0, -1):
+            below = dot(deltas[i], layers[i].weights.T, out=deltas[i - 1])
+            gate = gates[i - 1]
+            if gate is not None:
+                below *= gate()
+            if gate_masks is not None:
+                below *= gate_masks[i - 1][t]
+            self.step_layer(i, outs_t[i - 1], alpha)
+        if x is not None:
+            self.step_layer(0, x.T, alpha)
+        return pred
 
-def hidden_deltas(
-    net: Network,
-    fw: Forward,
-    delta: np.ndarray,
-    masks: list[np.ndarray] | None = None,
-    dropout: float = 0.0,
-    errata: frozenset[str] = frozenset(),
-) -> list[np.ndarray]:
-    """Every layer's error term, first layer first, from the output's `delta`: each layer's
-    from the one above, through the weights above as they are now."""
-    deltas = [delta]
-    for i in range(len(net.layers) - 1, 0, -1):
-        back = net.dot(deltas[0], net.layers[i].weights.T)
-        deltas.insert(0, back * gate(net, i, fw, masks, dropout, errata))
-    return deltas
+    def weight_deltas(self, i: int, inputs_t: np.ndarray) -> np.ndarray:
+        """Layer i's weight deltas from its inputs, transposed (n_in, rows): inputs.T @ delta
+        [+ l2 W], 0 where frozen, into grads[i]."""
+        grads = np.dot(inputs_t, self.deltas[i], out=self.grads[i])
+        if self.rule.l2:
+            grads += self.rule.l2 * self.net.layers[i].weights
+        if self.trainable[i] is not None:
+            grads *= self.trainable[i]
+        return grads
 
+    def bias_deltas(self, i: int) -> np.ndarray:
+        """Layer i's bias deltas: its delta summed over the batch, 0 for frozen units."""
+        deltas = self.deltas[i].sum(axis=0)
+        if self.trainable[i] is not None:
+            deltas *= self.trainable[i].any(axis=0)
+        return deltas
 
-def layer_deltas(
-    net: Network,
-    i: int,
-    x_in: np.ndarray,
-    delta: np.ndarray,
-    trainable: np.ndarray | None = None,
-    l2: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Layer i's weight deltas outer(x_in, delta) (summed over a batch) and bias deltas (None
-    without a bias), 0 where `trainable` is False: (n_in, n_out) booleans, a frozen output
-    unit's bias frozen with it."""
-    layer = net.layers[i]
-    weight_deltas = np.outer(x_in, delta) if x_in.ndim == 1 else x_in.T @ delta
-    if l2:
-        weight_deltas += l2 * layer.weights
-    if trainable is not None:
-        weight_deltas = np.where(trainable, weight_deltas, 0.0)
-    if layer.bias is None:
-        return weight_deltas, None
-    bias_deltas = delta if delta.ndim == 1 else delta.sum(axis=0)
-    if trainable is not None:
-        bias_deltas = np.where(trainable.any(axis=0), bias_deltas, 0.0)
-    return weight_deltas, bias_deltas
+    def step_layer(self, i: int, inputs_t: np.ndarray, alpha: float) -> None:
+        """Layer i's step: W -= alpha * weight deltas, b -= alpha * bias deltas."""
+        layer = self.net.layers[i]
+        grads = self.weight_deltas(i, inputs_t)
+        if self.alpha_in_delta:
+            layer.weights -= grads
+        else:
+            layer.weights -= np.multiply(grads, alpha, out=self.moves[i])
+        if layer.bias is not None:
+            bias_deltas = self.bias_deltas(i)
+            layer.bias -= bias_deltas if self.alpha_in_delta else alpha * bias_deltas
 
+    def _repeated(self, x: np.ndarray | None, alpha: float, t: int) -> None:
+        """The chapter-8 batch listing's erratum (book.errata.BATCH_REPEAT; one hidden layer):
+        the batch's backward pass and step, batch_size times from one forward pass.
 
-def weight_step(
-    net: Network,
-    i: int,
-    x_in: np.ndarray,
-    delta: np.ndarray,
-    alpha: float,
-    trainable: np.ndarray | None = None,
-    l2: float = 0.0,
-) -> np.ndarray:
-    """Layer i's step from its input x_in and its delta, in place; returns its weight deltas."""
-    weight_deltas, bias_deltas = layer_deltas(net, i, x_in, delta, trainable, l2)
-    net.layers[i].weights -= alpha * weight_deltas
-    if bias_deltas is not None:
-        net.layers[i].bias -= alpha * bias_deltas
-    return weight_deltas
+        The output delta and the hidden outputs stay the same, so every repeat moves the output
+        weights by the same step. The hidden delta of a repeat is linear in the output weights
+        it goes through, and nothing reads the first layer's weights in between: its steps add
+        up to one step with the delta through the sum of the output weights the repeats saw
+        (the book makes them one by one: the same sum, rounded differently).
+        """
+        top = self.net.layers[1]
+        seen = np.zeros_like(top.weights)  # the sum of the output weights the repeats go through
+        moves = np.multiply(self.weight_deltas(1, self.outs_t[0]), alpha, out=self.moves[1])
+        bias_moves = None if top.bias is None else alpha * self.bias_deltas(1)
+        for _ in range(self.rows):
+            seen += top.weights
+            top.weights -= moves
+            if bias_moves is not None:
+                top.bias -= bias_moves
+        below = self.dot(self.deltas[1], seen.T, out=self.deltas[0])
+        if self.gates[0] is not None:
+            below *= self.gates[0]()
+        if self.gate_masks is not None:
+            below *= self.gate_masks[0][t]
+        if x is not None:
+            self.step_layer(0, x.T, alpha)
 
 
 def step(
@@ -158,60 +263,25 @@ def step(
     x: np.ndarray,
     true: np.ndarray,
     alpha: float,
-    *,
+    rule: StepRule = StepRule(),
     masks: list[np.ndarray] | None = None,
-    dropout: float = 0.0,
-    trainable: list[np.ndarray | None] | None = None,
-    l2: float = 0.0,
-    errata: frozenset[str] = frozenset(),
 ) -> Step:
     """One step of gradient descent on `net`, in place.
 
-    x: one example (n_inputs,) or a mini-batch (batch, n_inputs); true: (n_outputs,) or
-    (batch, n_outputs). masks, dropout: see forward(). trainable: one mask (or None) per layer,
-    see weight_step. errata: names from book.ERRATA to reproduce.
+    Parameters
+    ----------
+    net : the network; its weights and biases are updated.
+    x : (rows, n_inputs) the batch (one example: a batch of one).
+    true : (rows, n_outputs) the targets.
+    alpha : the learning rate.
+    rule : dropout, l2, frozen weights and errata (StepRule).
+    masks : one (rows, units) 0/1 dropout mask per hidden layer, 1 where a unit is kept.
+
+    Returns
+    -------
+    Step : the prediction before the step, every layer's delta and weight deltas (copies).
     """
-    fw = forward(net, x, masks, dropout)
-    pred = fw.outs[-1]
-    delta = output_delta(net, pred, true, errata)
-    frozen = trainable or [None] * len(net.layers)
-    if BATCH_REPEAT in errata and x.ndim == 2:
-        return _repeated_step(net, fw, delta, alpha, masks, dropout, frozen, errata)
-    deltas = hidden_deltas(net, fw, delta, masks, dropout, errata)
-    weight_deltas = [
-        weight_step(net, i, fw.outs[i], d, alpha, frozen[i], l2) for i, d in enumerate(deltas)
-    ]
-    return Step(pred, deltas, weight_deltas)
-
-
-def _repeated_step(
-    net: Network,
-    fw: Forward,
-    delta: np.ndarray,
-    alpha: float,
-    masks: list[np.ndarray] | None,
-    dropout: float,
-    frozen: list[np.ndarray | None],
-    errata: frozenset[str],
-) -> Step:
-    """The chapter-8 batch listing's erratum (book.BATCH_REPEAT; one hidden layer): the batch's
-    backward pass and step, batch_size times from one forward pass.
-
-    The output delta and the hidden outputs stay the same, so every repeat moves the output
-    weights by the same step. The hidden delta of a repeat is linear in the output weights it
-    goes through, and nothing reads the first layer's weights in between: its steps add up to
-    one step with the delta through the sum of the output weights the repeats saw (the book
-    makes them one by one: the same sum, rounded differently).
-    """
-    top = net.layers[1]
-    weight_deltas, bias_deltas = layer_deltas(net, 1, fw.outs[1], delta, frozen[1])
-    moves = alpha * weight_deltas
-    seen = np.zeros_like(top.weights)  # the sum of the output weights the repeats go through
-    for _ in range(len(delta)):
-        seen += top.weights
-        top.weights -= moves
-        if bias_deltas is not None:
-            top.bias -= alpha * bias_deltas
-    first_delta = net.dot(delta, seen.T) * gate(net, 1, fw, masks, dropout, errata)
-    first_weight_deltas = weight_step(net, 0, fw.outs[0], first_delta, alpha, frozen[0])
-    return Step(fw.outs[-1], [first_delta, delta], [first_weight_deltas, weight_deltas])
+    bp = Backprop(net, rule, len(x))
+    bp.use_masks(masks)
+    pred = bp.step(x, true, alpha)
+    return Step(pred.copy(), [d.copy() for d in bp.deltas], [g.copy() for g in bp.grads])

@@ -17,11 +17,16 @@ epoch, so an epoch is three matrix products per block instead of n small steps.
 
 A pixel that is 0 in every image neither contributes to a prediction nor has its weights moved,
 so the products skip such columns (in the first 1,000 MNIST images, 175 of the 784).
+
+A bias is the weight of an input that is always 1: a column of ones on x, a row on W.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from gdcli.nn.backprop import StepRule
+from gdcli.nn.model import Network
 
 # Examples per block. Small products are exact and fast, and BLAS keeps them on one thread:
 # measured per epoch of 1,000 images, 0.98 ms with blocks of 64 (1.15 ms with two OpenBLAS
@@ -29,14 +34,33 @@ import numpy as np
 BLOCK = 64
 
 
-class BlockedSGD:
-    """Per-example SGD on fixed examples x (n, n_inputs), in a fixed order, every epoch.
+class Blocked:
+    """The blocked engine (engines.py): per-image steps of one linear layer with squared error.
 
-    input_mask: (n_inputs,) booleans, False for frozen inputs. Bias: append a column of ones to x
-    and a bias row to the weights.
+    rule.trainable may freeze whole input rows and output columns of the layer (the freezing
+    experiments); nothing else of the rule applies to this network.
     """
 
-    def __init__(self, x: np.ndarray, input_mask: np.ndarray | None = None, block: int = BLOCK):
+    name = "blocked"
+
+    def __init__(
+        self,
+        net: Network,
+        x: np.ndarray,
+        rule: StepRule,
+        rng: np.random.RandomState | None = None,
+        batch_size: int = 1,
+        augment: str = "none",
+        block: int = BLOCK,
+    ) -> None:
+        self.layer = net.layers[0]
+        frozen = rule.frozen(0)
+        input_mask = None if frozen is None else frozen.any(axis=1)
+        self.output_mask = None if frozen is None else frozen.any(axis=0)
+        if self.layer.bias is not None:
+            x = np.hstack([x, np.ones((len(x), 1))])
+            if input_mask is not None:
+                input_mask = np.append(input_mask, frozen.any())
         self.active = np.flatnonzero((x != 0).any(axis=0))
         self.x = np.ascontiguousarray(x[:, self.active])
         self.u = self.x if input_mask is None else self.x * input_mask[self.active]
@@ -52,17 +76,21 @@ class BlockedSGD:
             self._inverses = {alpha: solvers}  # a schedule changes alpha: keep only the latest
         return self._inverses[alpha]
 
-    def epoch(
-        self,
-        weights: np.ndarray,
-        y: np.ndarray,
-        alpha: float,
-        output_mask: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """One epoch on `weights` (n_inputs, k), in place; returns the n deltas (n, k).
+    def epoch(self, y: np.ndarray, alpha: float) -> np.ndarray:
+        """One epoch, in place; returns the n predictions made before each step (n, k)."""
+        layer = self.layer
+        weights = layer.weights if layer.bias is None else np.vstack([layer.weights, layer.bias])
+        try:
+            deltas = self._deltas(weights, y, alpha)
+        except np.linalg.LinAlgError:  # alpha so large that the block's system overflowed
+            return np.full_like(y, np.nan)
+        if layer.bias is not None:
+            layer.weights[...], layer.bias[...] = weights[:-1], weights[-1]
+        return deltas + y
 
-        output_mask: (k,) booleans, False for outputs whose weights are frozen.
-        """
+    def _deltas(self, weights: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
+        """The epoch on `weights` (n_inputs, k), in place; returns the n deltas (n, k)."""
+        output_mask = self.output_mask
         w = weights[self.active]
         deltas = np.empty((len(self.x), weights.shape[1]))
         for blk, inverse in zip(self.blocks, self._solvers(alpha), strict=True):

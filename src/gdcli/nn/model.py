@@ -11,41 +11,90 @@ in backprop.py.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
 import numpy as np
 
-ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
-
 Dot = Callable[[np.ndarray, np.ndarray], np.ndarray]
+_ZERO = np.float64(0.0)
+
+
+def _relu(h: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.maximum(h, _ZERO, out=out)  # the book's (h >= 0) * h, without its -0.0 for h < 0
+
+
+def _relu_deriv(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.heaviside(a, _ZERO, out=out)  # 1.0 where a > 0, else 0.0
+
+
+def _sigmoid(h: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    out = np.negative(h, out=out)  # 1 / (1 + exp(-h)), step by step into one buffer
+    np.exp(out, out=out)
+    out += 1.0
+    return np.divide(1.0, out, out=out)
+
+
+def _sigmoid_deriv(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    out = np.subtract(1.0, a, out=out)
+    return np.multiply(a, out, out=out)  # a * (1 - a)
+
+
+def _tanh_deriv(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    out = np.multiply(a, a, out=out)
+    return np.subtract(1.0, out, out=out)  # 1 - a**2
+
+
+def _identity(h: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    if out is None or out is h:
+        return h
+    np.copyto(out, h)
+    return out
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation f and its derivative, each elementwise and writing into `out` if given.
+
+    f(h) takes the weighted sums; deriv(a) takes the activation's output a = f(h) and gives
+    f'(h), as the book computes it (relu: a > 0; sigmoid: a (1 - a); tanh: 1 - a^2). A linear
+    layer's derivative is None: 1 everywhere, nothing to multiply by.
+    """
+
+    f: Callable[..., np.ndarray]
+    deriv: Callable[..., np.ndarray] | None
+
+    def bound(self, h: np.ndarray, out: np.ndarray) -> Callable[[], np.ndarray] | None:
+        """out = f(h) as a call with no arguments (None for linear: out is h itself). numpy's
+        own functions are bound as they are: a call costs no Python frame of ours."""
+        if self.deriv is None:
+            return None
+        if self.f is _relu:
+            return functools.partial(np.maximum, h, _ZERO, out=out)
+        return functools.partial(self.f, h, out=out)
+
+    def bound_deriv(self, a: np.ndarray, out: np.ndarray) -> Callable[[], np.ndarray] | None:
+        """out = f'(h) from a = f(h) as a call with no arguments (None for linear: 1)."""
+        if self.deriv is None:
+            return None
+        if self.deriv is _relu_deriv:
+            return functools.partial(np.heaviside, a, _ZERO, out=out)
+        return functools.partial(self.deriv, a, out=out)
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "linear": Activation(_identity, None),
+    "relu": Activation(_relu, _relu_deriv),
+    "sigmoid": Activation(_sigmoid, _sigmoid_deriv),
+    "tanh": Activation(np.tanh, _tanh_deriv),
+}
 
 
 def activate(name: str, h: np.ndarray) -> np.ndarray:
-    """f(h) for the activation `name`, elementwise."""
-    if name == "relu":
-        return np.maximum(h, 0.0)  # the book's (h >= 0) * h, without its -0.0 for h < 0
-    if name == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-h))
-    if name == "tanh":
-        return np.tanh(h)
-    return h
-
-
-def derivative(name: str, out: np.ndarray, relu2deriv: bool = False) -> np.ndarray | float:
-    """f'(h) from the activation's output out = f(h), as the book computes it.
-
-    relu2deriv: the book's chapter-8 erratum, `output >= 0`, which is true for every relu
-    output, so 1 everywhere (book.ERRATA); the derivative of relu is 1 where out > 0, else 0.
-    """
-    if name == "relu":
-        return 1.0 if relu2deriv else out > 0
-    if name == "sigmoid":
-        return out * (1.0 - out)
-    if name == "tanh":
-        return 1.0 - out**2
-    return 1.0
+    """f(h) for the activation `name`, elementwise, in a new array (h itself if linear)."""
+    return ACTIVATIONS[name].f(h)
 
 
 def softmax(h: np.ndarray) -> np.ndarray:

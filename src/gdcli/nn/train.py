@@ -1,9 +1,7 @@
 """Training: epochs of gradient descent over the training images, with metrics and snapshots.
 
-For every epoch, for each image (or mini-batch) in order: forward, deltas, step (backprop.py).
-Two trainers compute exactly those per-image steps faster, with matrix products: BlockedSGD for
-the book's one linear layer with squared error, GramSGD for every other per-image run without
-l2 or augmentation. Everything else runs backprop.step itself.
+For every epoch, for each image (or mini-batch) in order: forward, deltas, step (backprop.py),
+computed by the engine engines.choose() picks for the configuration (or the one named).
 
 The test images are evaluated after epochs 1, 1 + E, 1 + 2E, ... (E = eval_every; the book
 tests after its iterations 0, 10, 20, ...) and after the last epoch.
@@ -13,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +21,9 @@ import numpy as np
 from gdcli.config import TrainConfig, parse_spec, snapshot_epochs
 from gdcli.data.load import load_split, one_hot
 from gdcli.data.registry import N_CLASSES, get_dataset
-from gdcli.data.transforms import deskew, shifts
-from gdcli.nn import backprop
-from gdcli.nn.blocked import BlockedSGD
-from gdcli.nn.gram import GramSGD
+from gdcli.data.transforms import deskew
+from gdcli.nn import engines
+from gdcli.nn.backprop import StepRule
 from gdcli.nn.metrics import accuracy, evaluate, squared_error
 from gdcli.nn.model import Network, new_network
 from gdcli.nn.threads import training_threads
@@ -110,10 +107,11 @@ def build_network(cfg: TrainConfig, n_inputs: int, rng: np.random.RandomState) -
     return new_network(sizes, activations, cfg.loss, cfg.bias, scales, rng)
 
 
-def trainable_masks(cfg: TrainConfig, sizes: list[int]) -> list[np.ndarray | None]:
-    """One (n_in, n_out) boolean mask per layer, False where a weight never changes; None for
-    a layer that is wholly trainable. --freeze-inputs freezes rows (pixels) of the first layer,
-    --freeze-outputs columns (classes) of the last, --freeze-layers whole layers."""
+def step_rule(cfg: TrainConfig, sizes: list[int]) -> StepRule:
+    """cfg's dropout, l2, errata and frozen weights as one StepRule. The frozen weights: one
+    (n_in, n_out) boolean mask per layer, False where a weight never changes (None for a layer
+    that is wholly trainable): freeze_inputs freezes rows (pixels) of the first layer,
+    freeze_outputs columns (classes) of the last, freeze_layers whole layers."""
     masks: list[np.ndarray | None] = [None] * (len(sizes) - 1)
 
     def mask(i: int) -> np.ndarray:
@@ -127,110 +125,13 @@ def trainable_masks(cfg: TrainConfig, sizes: list[int]) -> list[np.ndarray | Non
         mask(len(masks) - 1)[:, parse_spec(cfg.freeze_outputs, sizes[-1], "freeze_outputs")] = False
     for i in parse_spec(cfg.freeze_layers, len(sizes) - 1, "freeze_layers"):
         mask(i)[...] = False
-    return masks
+    trainable = tuple(masks) if any(m is not None for m in masks) else ()
+    return StepRule(cfg.dropout, cfg.l2, trainable, frozenset(cfg.errata))
 
 
 def tested(cfg: TrainConfig, epoch: int) -> bool:
     """Whether the test images are evaluated after `epoch` (from 1): 1, 1 + E, ... and the last."""
     return (epoch - 1) % cfg.eval_every == 0 or epoch == cfg.epochs
-
-
-def dropout_masks(
-    rng: np.random.RandomState, p: float, rows: int, sizes: list[int]
-) -> list[np.ndarray]:
-    """0/1 masks (1: kept), one (rows, size) array per hidden layer, drawn from rng as one
-    (rows, sum of sizes) array. For p = 0.5 this is the book's
-    np.random.randint(2, size=layer_1.shape); otherwise a unit is kept when random() >= p."""
-    shape = (rows, sum(sizes))
-    if p == 0.5:
-        drawn = rng.randint(2, size=shape)
-    else:
-        drawn = (rng.random_sample(shape) >= p).astype(np.int64)
-    return np.split(drawn, np.cumsum(sizes)[:-1], axis=1)
-
-
-def uses_blocked(cfg: TrainConfig) -> bool:
-    """BlockedSGD covers the linear recurrences: one linear layer, per example, squared error."""
-    return not cfg.hidden and (cfg.batch_size, cfg.activation, cfg.loss, cfg.l2, cfg.augment) == (
-        1, "linear", "mse", 0.0, "none",
-    )  # fmt: skip
-
-
-def uses_gram(cfg: TrainConfig) -> bool:
-    """GramSGD covers every other per-example run without l2 or augmentation."""
-    return not uses_blocked(cfg) and (cfg.batch_size, cfg.l2, cfg.augment) == (1, 0.0, "none")
-
-
-class EpochRunner:
-    """runner(y, alpha): one epoch of cfg's training of `net` on images x (n, n_inputs) with
-    one-hot labels y (n, 10), in place; returns the predictions made before each step, (n, 10),
-    whichever trainer applies. rng: the stream the dropout masks are drawn from."""
-
-    def __init__(
-        self, cfg: TrainConfig, net: Network, x: np.ndarray, rng: np.random.RandomState
-    ) -> None:
-        self.cfg, self.net, self.x, self.rng = cfg, net, x, rng
-        self.hidden = list(cfg.hidden)
-        self.errata = frozenset(cfg.errata)
-        self.trainable = trainable_masks(cfg, layer_sizes(cfg, net.n_inputs))
-        first = self.trainable[0]
-        input_mask = None if first is None else first.any(axis=1)
-        bias_trainable = first is None or bool(first.any())
-        self.blocked = self.gram = None
-        if uses_blocked(cfg):
-            # The bias is the weight of an input that is always 1.
-            xb = x if net.layers[0].bias is None else np.hstack([x, np.ones((len(x), 1))])
-            if input_mask is not None and cfg.bias:
-                input_mask = np.append(input_mask, bias_trainable)
-            self.blocked = BlockedSGD(xb, input_mask)
-        elif uses_gram(cfg):
-            units = net.layers[0].weights.shape[1]
-            self.gram = GramSGD(x, cfg.bias, input_mask, bias_trainable, units)
-
-    def __call__(self, y: np.ndarray, alpha: float) -> np.ndarray:
-        cfg, net = self.cfg, self.net
-        if self.blocked is not None:
-            layer = net.layers[0]
-            first = self.trainable[0]
-            w = layer.weights if layer.bias is None else np.vstack([layer.weights, layer.bias])
-            try:
-                pred = self.blocked.epoch(w, y, alpha, None if first is None else first.any(0))
-            except np.linalg.LinAlgError:  # alpha so large that the block's system overflowed
-                return np.full_like(y, np.nan)
-            if layer.bias is not None:
-                layer.weights, layer.bias = w[:-1], w[-1]
-            return pred + y
-        if self.gram is not None:
-            masks = self._masks(len(y)) if cfg.dropout else None
-            return self.gram.epoch(net, y, alpha, masks, cfg.dropout, self.trainable, self.errata)
-        preds = []
-        step_of_original = 5 if cfg.augment == "shifts" else 1
-        for i, (xb, yb) in enumerate(_batches(cfg, self.x, y)):
-            masks = None
-            if cfg.dropout:
-                masks = self._masks(len(xb) if xb.ndim == 2 else 1)
-                masks = masks if xb.ndim == 2 else [m[0] for m in masks]
-            step = backprop.step(
-                net, xb, yb, alpha, masks=masks, dropout=cfg.dropout,
-                trainable=self.trainable, l2=cfg.l2, errata=self.errata,
-            )  # fmt: skip
-            if i % step_of_original == 0:
-                preds.append(step.pred.reshape(-1, N_CLASSES))
-        return np.concatenate(preds)
-
-    def _masks(self, rows: int) -> list[np.ndarray]:
-        return dropout_masks(self.rng, self.cfg.dropout, rows, self.hidden)
-
-
-def _batches(cfg: TrainConfig, x: np.ndarray, y: np.ndarray) -> Iterator[tuple[np.ndarray, ...]]:
-    """The epoch's steps in order: single images (1-D) or mini-batches, each followed by its
-    four one-pixel shifts with --augment shifts."""
-    for start in range(0, len(x), cfg.batch_size):
-        stop = start + cfg.batch_size
-        xb, yb = x[start:stop], y[start:stop]
-        variants = [xb, *shifts(xb)] if cfg.augment == "shifts" else [xb]
-        for v in variants:
-            yield (v[0], yb[0]) if cfg.batch_size == 1 else (v, yb)
 
 
 def _diverged(net: Network, m: EpochMetrics, untrained_error: float) -> bool:
@@ -247,24 +148,30 @@ def train(
     cfg: TrainConfig,
     data: TrainData,
     on_epoch: Callable[[EpochMetrics], None] | None = None,
+    engine: str | None = None,
 ) -> TrainResult:
     """Train a network as `cfg` says on `data`; call `on_epoch` after every epoch.
 
     One np.random.RandomState(cfg.seed) draws the initial weights, layer after layer, then the
     dropout masks, step after step (as the book's np.random.seed(1) does). Stops early, with
-    result.diverged_at set, when training diverges (_diverged).
+    result.diverged_at set, when training diverges (_diverged). engine: "reference", "blocked"
+    or "gram" (engines.py); None, the fastest that computes cfg's steps.
     """
     with training_threads():  # small products: one BLAS thread (gdcli/nn/threads.py)
-        return _train(cfg, data, on_epoch)
+        return _train(cfg, data, on_epoch, engines.choose(cfg, engine))
 
 
 def _train(
-    cfg: TrainConfig, data: TrainData, on_epoch: Callable[[EpochMetrics], None] | None
+    cfg: TrainConfig,
+    data: TrainData,
+    on_epoch: Callable[[EpochMetrics], None] | None,
+    engine: type[engines.Engine],
 ) -> TrainResult:
     rng = np.random.RandomState(cfg.seed)
     net = build_network(cfg, data.x_train.shape[1], rng)
     y = one_hot(data.labels_train)
-    run_epoch = EpochRunner(cfg, net, data.x_train, rng)
+    rule = step_rule(cfg, layer_sizes(cfg, net.n_inputs))
+    run = engine(net, data.x_train, rule, rng, cfg.batch_size, cfg.augment)
     keep = set(snapshot_epochs(cfg))
     result = TrainResult(net)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -276,7 +183,7 @@ def _train(
     for epoch in range(1, cfg.epochs + 1):
         alpha = cfg.alpha_at(epoch)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            pred = run_epoch(y, alpha)
+            pred = run.epoch(y, alpha)
             metrics = EpochMetrics(
                 epoch,
                 alpha,
