@@ -1,3 +1,45 @@
-"""gdcli: the gradient descent of Grokking Deep Learning on MNIST, chapters 5, 8 and 9."""
+"""gdcli: the gradient descent of Grokking Deep Learning on MNIST, as a library and a CLI.
 
-__version__ = "0.2.0"
+    import gdcli
+    run = gdcli.train(alpha=0.01, epochs=10)
+    gdcli.plot([run])
+
+The API (train, load, evaluate, plot, weights_image, report, load_dataset, Run) lives in
+gdcli/api.py and is imported on first use, so that `gdcli --help` does not pay for numpy.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gdcli.errors import GdcliError, UsageError
+
+__version__ = "0.3.0"
+
+API = ("train", "load", "evaluate", "plot", "weights_image", "report", "load_dataset", "Run",
+       "Report", "Diverged", "configure", "configs")  # fmt: skip
+__all__ = ["GdcliError", "UsageError", "__version__", *API]
+
+if TYPE_CHECKING:
+    from gdcli.api import (  # noqa: F401
+        Diverged,
+        Report,
+        Run,
+        configs,
+        configure,
+        evaluate,
+        load,
+        load_dataset,
+        plot,
+        report,
+        train,
+        weights_image,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in API:
+        from gdcli import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'gdcli' has no attribute {name!r}")

@@ -15,7 +15,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 from gdcli.book.errata import BATCH_REPEAT, ERRATA
 from gdcli.data.registry import DEFAULT_DATASET, N_CLASSES, N_PIXELS, registry
-from gdcli.errors import UsageError
+from gdcli.errors import UsageError, key
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -111,7 +111,9 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     _expect("loss", cfg.loss in LOSSES, " or ".join(LOSSES), cfg.loss)
     _expect("augment", cfg.augment in AUGMENTATIONS, " or ".join(AUGMENTATIONS), cfg.augment)
     if cfg.loss == "softmax" and cfg.activation != "linear":
-        raise UsageError("--loss softmax has its own output function; use --activation linear")
+        raise UsageError(
+            f"{key('loss')} softmax has its own output function; use {key('activation')} linear"
+        )
     _validate_layers(cfg)
     parse_spec(cfg.freeze_inputs, N_PIXELS, "freeze_inputs")
     parse_spec(cfg.freeze_outputs, N_CLASSES, "freeze_outputs")
@@ -135,7 +137,9 @@ def _validate_layers(cfg: TrainConfig) -> None:
     _expect("dropout", math.isfinite(cfg.dropout) and 0 <= cfg.dropout < 1,
             "a probability in [0, 1)", cfg.dropout)  # fmt: skip
     if cfg.dropout and not cfg.hidden:
-        raise UsageError("dropout drops hidden units; give hidden layers too (--hidden 40)")
+        raise UsageError(
+            f"{key('dropout')} drops hidden units; give hidden layers too ({key('hidden')} 40)"
+        )
     _expect("init_scale", len(cfg.init_scale) in (1, cfg.n_layers),
             f"one number, or one per layer ({cfg.n_layers})", list(cfg.init_scale))  # fmt: skip
     for scale in cfg.init_scale:
@@ -143,7 +147,7 @@ def _validate_layers(cfg: TrainConfig) -> None:
     if cfg.hidden and cfg.init == "zeros":
         raise UsageError(
             "init zeros gives every hidden unit the same weights, and they stay the same",
-            hint="use --init book with hidden layers",
+            hint=f"use {key('init')} book with hidden layers",
         )
 
 
@@ -210,7 +214,7 @@ def _kind(default: Any, item: type | None = None) -> str:
 
 def _type_ok(value: Any, default: Any, item: type | None = None) -> bool:
     if item is not None:  # a list key: an array of items, or a single item
-        values = value if isinstance(value, list) else [value]
+        values = value if isinstance(value, (list, tuple)) else [value]
         return all(_type_ok(v, item()) for v in values)
     if isinstance(default, bool):
         return isinstance(value, bool)
@@ -227,7 +231,7 @@ def _coerce(value: Any, default: Any, item: type | None = None) -> Any:
     """A TOML value as the type of the key's default (int -> float; a list key's array, or
     single value, -> a tuple of its item type)."""
     if item is not None:
-        return tuple(item(v) for v in (value if isinstance(value, list) else [value]))
+        return tuple(item(v) for v in (value if isinstance(value, (list, tuple)) else [value]))
     if isinstance(default, float):
         return float(value)
     if isinstance(default, tuple):
@@ -263,27 +267,62 @@ def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
         raise UsageError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
 
 
+def _checked(key: str, value: Any, where: str) -> Any:
+    """`value` for config key `key`, type-checked and coerced to the key's type; UsageError
+    naming `where` (a file and line, or nothing) and the key."""
+    if key not in KEYS:
+        raise UsageError(f"{where}unknown key {_short(key)}", hint=f"known keys: {', '.join(KEYS)}")
+    default, item = getattr(DEFAULTS, key), LIST_ITEMS.get(key)
+    if not _type_ok(value, default, item):
+        raise UsageError(f"{where}key {key!r} must be {_kind(default, item)}, got {_short(value)}")
+    return _coerce(value, default, item)
+
+
+def check_keys(values: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """Config keys given by a caller (None: not given), type-checked and coerced."""
+    return {k: _checked(k, v, where) for k, v in values.items() if v is not None}
+
+
 def load_config(path: Path) -> dict[str, Any]:
     """The keys of a TOML config file, type-checked; UsageError naming file, line and key."""
     text, raw = _read_toml(Path(path))
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        where = f"{path}: {_line_of(text, key)}"
-        if key not in KEYS:
-            raise UsageError(
-                f"{where}unknown key {_short(key)}", hint=f"known keys: {', '.join(KEYS)}"
-            )
-        default, item = getattr(DEFAULTS, key), LIST_ITEMS.get(key)
-        if not _type_ok(value, default, item):
-            raise UsageError(
-                f"{where}key {key!r} must be {_kind(default, item)}, got {_short(value)}"
-            )
-        values[key] = _coerce(value, default, item)
-    return values
+    return {
+        key: _checked(key, value, f"{path}: {_line_of(text, key)}") for key, value in raw.items()
+    }
 
 
-def make_config(config_file: Path | None, given: dict[str, Any]) -> TrainConfig:
-    """Defaults, then the config file, then the options `given` (None: not given)."""
-    values = load_config(config_file) if config_file else {}
+CONFIGS_DIR = Path(__file__).parent / "configs"  # the configs that ship with gdcli
+
+
+def shipped_configs() -> dict[str, tuple[Path, str]]:
+    """The configs that ship with gdcli: name -> (file, its one-line description, the
+    file's first line `#: ...`)."""
+    out = {}
+    for path in sorted(CONFIGS_DIR.glob("*.toml"), key=lambda p: p.stem):
+        first = path.read_text(encoding="utf-8").partition("\n")[0]
+        out[path.stem] = (path, first.removeprefix("#:").strip() if first.startswith("#:") else "")
+    return out
+
+
+def find_config(name_or_path: str | Path) -> Path:
+    """A config file: a path to one, or the name of a config that ships with gdcli ("book-ch8",
+    with or without ".toml"). A path wins over a name; UsageError naming the shipped ones."""
+    path = Path(name_or_path)
+    if path.exists() or path.parent != Path("."):
+        return path
+    shipped = shipped_configs()
+    name = path.name.removesuffix(".toml")
+    if name in shipped:
+        return shipped[name][0]
+    raise UsageError(
+        f"no config file or shipped config named {_short(str(name_or_path))}",
+        hint=f"shipped configs: {', '.join(shipped)} (`gdcli configs` lists them)",
+    )
+
+
+def make_config(config_file: str | Path | None, given: dict[str, Any]) -> TrainConfig:
+    """Defaults, then the config file (a path or a shipped config's name), then the options
+    `given` (None: not given)."""
+    values = load_config(find_config(config_file)) if config_file else {}
     values.update({k: v for k, v in given.items() if v is not None})
     return validate(TrainConfig(**values))

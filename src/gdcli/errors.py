@@ -1,19 +1,60 @@
-"""The kinds of expected failure, each with its exit code (README, "Conventions")."""
+"""The kinds of expected failure, each with its exit code (docs/commands.md, "Exit codes").
+
+A message names a setting with key("n_train"): through the library it reads `n_train`, the
+config key; the CLI prints it as its option, `--n-train` (GdcliError.cli_lines, in main()).
+"""
 
 from __future__ import annotations
 
 import signal
 
+_MARK = "\x1f"  # around a key's name in a message; never in text a user gives
+
+
+def key(name: str) -> str:
+    """A config key or option named in a message: `name` in the library, `--name` in the CLI."""
+    return f"{_MARK}{name}{_MARK}"
+
+
+def spelled(text: str | None, as_flag: bool) -> str | None:
+    """`text` with the keys it names (key()) as config keys, or `as_flag` as the CLI's
+    options."""
+    if text is None or _MARK not in text:
+        return text
+    parts = text.split(_MARK)  # odd parts are keys
+    for i in range(1, len(parts), 2):
+        parts[i] = "--" + parts[i].replace("_", "-") if as_flag else parts[i]
+    return "".join(parts)
+
 
 class GdcliError(Exception):
-    """The work failed (network, checksum, corrupt file, divergence, full disk): exit code 1."""
+    """The work failed (network, checksum, corrupt file, divergence, full disk): exit code 1.
+
+    message and hint: the one-line message and its hint as the library says them (keys by
+    their config names); cli_lines(): the same with the CLI's option names.
+    """
 
     exit_code = 1
 
     def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+        super().__init__(spelled(message, False))
+        self._message, self._hint = message, hint
+
+    @property
+    def message(self) -> str:
+        return spelled(self._message, False)  # type: ignore[return-value]
+
+    @property
+    def hint(self) -> str | None:
+        return spelled(self._hint, False)
+
+    @hint.setter
+    def hint(self, value: str | None) -> None:
+        self._hint = value
+
+    def cli_lines(self) -> tuple[str, str | None]:
+        """(message, hint) as the CLI prints them: keys as their options (--n-train)."""
+        return spelled(self._message, True), spelled(self._hint, True)  # type: ignore[return-value]
 
 
 class UsageError(GdcliError):

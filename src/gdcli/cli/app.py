@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
         print_error(f"{exc.message} ({name}); nothing half-written was left behind")
         sys.exit(exc.exit_code)
     except GdcliError as exc:
-        print_error(exc.message, exc.hint)
+        print_error(*exc.cli_lines())
         sys.exit(exc.exit_code)
     except _CLICK_USAGE_ERROR as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # plain `gdcli`: the help, as asked

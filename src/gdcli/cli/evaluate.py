@@ -14,7 +14,7 @@ from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, Split, WeightsArg, app,
 from gdcli.cli.terminal import fmt_value, print_json, print_table, stderr_console, stdout
 from gdcli.data.load import load_split
 from gdcli.data.registry import DEFAULT_DATASET, IMAGE_SIDE, get_dataset, resolve_data_dir
-from gdcli.data.transforms import deskew
+from gdcli.data.transforms import as_trained
 from gdcli.errors import UsageError
 from gdcli.io import weights_file
 from gdcli.io.atomic import write_bytes
@@ -31,11 +31,6 @@ def _classes(wf: weights_file.WeightsFile) -> list[str]:
     return list(get_dataset(_config(wf).get("dataset", DEFAULT_DATASET)).classes)
 
 
-def _as_trained(x: np.ndarray, wf: weights_file.WeightsFile) -> np.ndarray:
-    """Images (n, 784) preprocessed as the weights' training run did (--deskew)."""
-    return deskew(x) if _config(wf).get("deskew") else x
-
-
 def _images(
     wf: weights_file.WeightsFile, split: str, data_dir: Path | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -45,7 +40,7 @@ def _images(
     n = config.get("n_train") if split == "train" else None
     ds = get_dataset(config.get("dataset", DEFAULT_DATASET))
     x, labels = load_split(ds, resolve_data_dir(data_dir), split, n)
-    return _as_trained(x, wf), labels
+    return as_trained(x, _config(wf)), labels
 
 
 def _shape(wf: weights_file.WeightsFile) -> list[int]:
@@ -247,7 +242,7 @@ def _picture(path: Path, as_is: bool, wf: weights_file.WeightsFile, err: Any) ->
             soft_wrap=True,
         )
     if _config(wf).get("deskew"):
-        x = deskew(x[None])[0]
+        x = as_trained(x[None], _config(wf))[0]
         about["deskewed"] = True
         err.print("deskewed, as the weights were trained", soft_wrap=True)
     return PredictInput(x, None, about)

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from gdcli.cli.app import JsonOpt, QuietOpt, app, option
 from gdcli.cli.terminal import print_json, stderr_console, stdout
-from gdcli.errors import UsageError
+from gdcli.errors import UsageError, spelled
 from gdcli.io.atomic import write_bytes
 
 RunsArg = Annotated[
@@ -43,11 +43,7 @@ def check_out(out: Path, suffixes: tuple[str, ...]) -> str:
 
 def warn(console: Console, message: str) -> None:
     """A warning on stderr, one line however long (silenced by --quiet with the console)."""
-    console.print(f"warning: {message}", markup=False, soft_wrap=True)
-
-
-def no_history_message(path: Path) -> str:
-    return f"{path} has no training history (a file from gdcli 0.1, written before it was kept)"
+    console.print(f"warning: {spelled(message, True)}", markup=False, soft_wrap=True)
 
 
 @app.command("plot")
@@ -67,32 +63,24 @@ def plot_cmd(
 ) -> None:
     """Plot the learning curves of one or more runs. Train and test error and accuracy against
     the epoch, the runs overlaid in one figure."""
-    from gdcli.viz.plot import curves_png, load_run, run_labels
+    from gdcli.viz.plot import curves_png, drawable, load_run, no_history_message, run_labels
 
     fmt = check_out(out, ("png", "svg"))
     loaded = [load_run(path) for path in runs]
-    drawable = [r for r in loaded if r.history]
+    kept = drawable(loaded)
     skipped = [r for r in loaded if not r.history]
-    if not drawable:
-        names = ", ".join(str(r.path) for r in skipped)
-        many = f"none of {names} has a training history (files from gdcli 0.1)"
-        what = no_history_message(skipped[0].path) if len(skipped) == 1 else many
-        raise UsageError(
-            f"{what}: nothing to plot",
-            hint="retrain with this gdcli (or pass the run's `--metrics` file)",
-        )
     err = stderr_console(quiet)
     for r in skipped:
         warn(err, f"{no_history_message(r.path)}; plotting the other runs")
-    labels = run_labels(drawable)
+    labels = run_labels(kept)
     write_bytes(
-        out, curves_png([(lab, r.history) for lab, r in zip(labels, drawable, strict=True)], fmt)
+        out, curves_png([(lab, r.history) for lab, r in zip(labels, kept, strict=True)], fmt)
     )
     if as_json:
         print_json(
             {"written": str(out),
              "runs": [{"file": str(r.path), "label": lab, "epochs": len(r.history)}
-                      for lab, r in zip(labels, drawable, strict=True)],
+                      for lab, r in zip(labels, kept, strict=True)],
              "skipped": [str(r.path) for r in skipped]}
         )  # fmt: skip
         return

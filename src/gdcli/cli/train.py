@@ -5,15 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from gdcli import __version__
 from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, app, check_writable, option
 from gdcli.cli.terminal import (
-    TrainDisplay,
     fmt_value,
     print_json,
     print_table,
-    spinner,
-    stderr_console,
     stdout,
     to_json,
 )
@@ -25,16 +21,11 @@ from gdcli.config import (
     INITS,
     KEYS,
     LOSSES,
-    TrainConfig,
-    make_config,
     parse_list,
 )
-from gdcli.data.registry import DATASETS, get_dataset, resolve_data_dir
+from gdcli.data.registry import DATASETS
 from gdcli.errors import GdcliError, UsageError
-from gdcli.io import weights_file
 from gdcli.io.atomic import write_text
-from gdcli.nn.train import EpochMetrics, load_data
-from gdcli.nn.train import train as train_network
 
 
 def key_option(key: str, help: str, metavar: str | None = None, flag: str | None = None) -> Any:
@@ -44,30 +35,14 @@ def key_option(key: str, help: str, metavar: str | None = None, flag: str | None
     return option(name, help=help, default=getattr(DEFAULTS, key), metavar=metavar)
 
 
-def _metrics_lines(history: list[EpochMetrics], diverged_at: int | None) -> str:
+def _metrics_lines(history: list[dict[str, Any]], diverged_at: int | None = None) -> str:
     """One JSON object per epoch; untested epochs have no test keys; the epoch where training
     diverged says so in "status" (its non-finite figures are null)."""
     lines = []
-    for m in history:
-        line = m.to_json()
-        if m.epoch == diverged_at:
-            line["status"] = "diverged"
+    for h in history:
+        line = {**h, "status": "diverged"} if h["epoch"] == diverged_at else h
         lines.append(to_json(line) + "\n")
     return "".join(lines)
-
-
-def _summary(cfg: TrainConfig, history: list[EpochMetrics], seconds: float) -> dict[str, Any]:
-    last = history[-1]
-    tested = next((m for m in reversed(history) if m.test_accuracy is not None), None)
-    return {
-        "train_error": last.train_error,
-        "train_accuracy": last.train_accuracy,
-        "test_error": tested.test_error if tested else None,
-        "test_accuracy": tested.test_accuracy if tested else None,
-        "epochs": last.epoch,
-        "alpha": cfg.alpha,
-        "seconds": round(seconds, 4),
-    }
 
 
 def _write(path: Path, write: Any, *args: Any, hint: str | None = None) -> None:
@@ -84,7 +59,13 @@ def _write(path: Path, write: Any, *args: Any, hint: str | None = None) -> None:
 @app.command("train")
 def train_cmd(
     config: Annotated[
-        Path | None, option("--config", help="TOML file setting the keys below.", metavar="FILE")
+        str | None,
+        option(
+            "--config",
+            help="A shipped config's name (`gdcli configs` lists them) or a TOML file, setting "
+            "the keys below.",
+            metavar="NAME|FILE",
+        ),
     ] = None,
     dataset: Annotated[
         str | None, key_option("dataset", f"Dataset: {', '.join(DATASETS)}.", "NAME")
@@ -201,51 +182,29 @@ def train_cmd(
 ) -> None:
     """Train a network and save its weights. The book's gradient descent, one image at a
     time by default; a live bar and the book's log lines on stderr; a summary on stdout."""
+    from gdcli import api
+
     given = {k: v for k, v in locals().items() if k in KEYS}
     given["alpha"] = _parse_alpha(alpha)
     given["hidden"] = parse_list(hidden, int, "hidden")
     given["init_scale"] = parse_list(init_scale, float, "init_scale")
     given["errata"] = parse_list(errata, str, "errata")
-    cfg = make_config(config, given)
+    cfg = api.configure(config, **given)
     _check_outputs(out, metrics)
-    err = stderr_console(quiet)
-    with spinner(err, f"loading {cfg.dataset}" + (", deskewing" if cfg.deskew else "")):
-        data = load_data(cfg, resolve_data_dir(data_dir))
-
-    with TrainDisplay(err, cfg.epochs) as display:
-
-        def on_epoch(m: EpochMetrics) -> None:
-            display.epoch(m)
-
-        result = train_network(cfg, data, on_epoch)
-
-    summary = _summary(cfg, result.history, result.seconds)
-    lines = _metrics_lines(result.history, result.diverged_at)
-    if result.diverged_at is not None:
+    try:
+        run = api.train(cfg, data_dir=data_dir, quiet=quiet)
+    except api.Diverged as exc:
         if metrics is not None:
-            _write(metrics, write_text, lines)
+            _write(metrics, write_text, _metrics_lines(exc.run.history, exc.epoch))
         if as_json:
-            print_json({"status": "diverged", **summary, "weights": None})
-        raise GdcliError(
-            f"training diverged at epoch {result.diverged_at} (alpha {cfg.alpha:g}): "
-            "the error exploded or stopped being finite; no weights written",
-            hint=f"try a smaller alpha, e.g. --alpha {cfg.alpha / 10:g}",
-        )
-
-    ds = get_dataset(cfg.dataset)
-    meta = {
-        "gdcli_version": __version__,
-        "config": cfg.to_dict(),
-        "metrics": summary,
-        "dataset": {"name": ds.name, "sha256": {f.name: f.sha256 for f in ds.files}},
-    }
-    saved = weights_file.WeightsFile(
-        result.network, meta, [m.to_json() for m in result.history], result.snapshots
-    )
+            print_json({"status": "diverged", **exc.run.summary, "weights": None})
+        raise
     # The weights first: whatever fails after them (the metrics file, stdout) loses nothing.
-    _write(out, weights_file.save, saved)
+    _write(out, lambda path: run.save(path))
     if metrics is not None:
+        lines = _metrics_lines(run.history)
         _write(metrics, write_text, lines, hint=f"the weights were written to {out}")
+    summary = run.summary
     if as_json:
         print_json({"status": "ok", **summary, "weights": str(out)})
         return
@@ -260,7 +219,7 @@ def train_cmd(
         ],
     )  # fmt: skip
     stdout.print(
-        f"{summary['epochs']} epochs at alpha {cfg.alpha:g} in {result.seconds:.2f}s; "
+        f"{summary['epochs']} epochs at alpha {cfg.alpha:g} in {summary['seconds']:.2f}s; "
         f"weights written to {out}"
     )
 

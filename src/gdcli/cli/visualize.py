@@ -10,7 +10,7 @@ from typing import Annotated
 from gdcli.cli.app import JsonOpt, QuietOpt, WeightsArg, app, option
 from gdcli.cli.terminal import print_json, stderr_console, stdout
 from gdcli.config import parse_spec
-from gdcli.errors import UsageError
+from gdcli.errors import UsageError, spelled
 from gdcli.io import weights_file
 
 
@@ -105,7 +105,7 @@ def visualize_cmd(
     drawn = weights_views.draw(wf, opts, weights)
     err = stderr_console(quiet)
     for note in drawn.notes:
-        err.print(f"note: {note}", markup=False)
+        err.print(f"note: {spelled(note, True)}", markup=False)
     if as_json:
         print_json(
             {

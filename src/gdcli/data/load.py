@@ -8,7 +8,7 @@ import numpy as np
 
 from gdcli.data.idx import read_idx
 from gdcli.data.registry import N_CLASSES, N_PIXELS, Dataset, local_copy
-from gdcli.errors import GdcliError, UsageError
+from gdcli.errors import GdcliError, UsageError, key
 
 
 def dataset_paths(dataset: Dataset, data_dir: Path, split: str) -> tuple[Path, Path]:
@@ -24,7 +24,7 @@ def dataset_paths(dataset: Dataset, data_dir: Path, split: str) -> tuple[Path, P
     missing = next(f for f in wanted if local_copy(folder, f) is None)
     raise GdcliError(
         f"{dataset.name} is not fetched yet: no {missing.gz_name} in {folder}",
-        hint=f"run `gdcli fetch --dataset {dataset.name}` (with the same --data-dir) first",
+        hint=f"run `gdcli fetch --dataset {dataset.name}` (with the same {key('data_dir')}) first",
     )
 
 
@@ -41,7 +41,7 @@ def load_split(
     labels = read_idx(labels_path, n)
     if n is not None and len(images) < n:
         raise UsageError(
-            f"--n-train {n} is more than the {len(images)} {split} images of {dataset.name}"
+            f"{key('n_train')} {n} is more than the {len(images)} {split} images of {dataset.name}"
         )
     if images.shape[1:] != (28, 28):
         raise GdcliError(f"{images_path.name}: images of shape {images.shape[1:]}, not 28x28")

@@ -5,6 +5,8 @@ Images are flattened 28x28 rows, (n, 784) float64.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from gdcli.data.registry import IMAGE_SIDE
@@ -78,3 +80,10 @@ def shifts(images: np.ndarray) -> list[np.ndarray]:
             moved[tuple(dst)] = img[tuple(src)]
             out.append(moved.reshape(len(img), -1))
     return out
+
+
+def as_trained(x: np.ndarray, config: dict[str, Any]) -> np.ndarray:
+    """Images (n, 784) preprocessed as the network of `config` (a TrainConfig's dict, as the
+    weights file keeps it) was trained to see them: deskewed if it was trained so. Every place
+    images meet a network (training, evaluate, predict, report, the API) goes through here."""
+    return deskew(x) if config.get("deskew") else x

@@ -26,15 +26,19 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from gdcli.config import DEFAULTS, KEYS
-from gdcli.data.registry import DATASETS, N_CLASSES, N_PIXELS
+from gdcli import __version__
+from gdcli.config import DEFAULTS, KEYS, TrainConfig
+from gdcli.data.registry import N_CLASSES, N_PIXELS, get_dataset
 from gdcli.errors import GdcliError, UsageError
 from gdcli.io.atomic import atomic_path
 from gdcli.nn.model import ACTIVATIONS, Layer, Network
+
+if TYPE_CHECKING:
+    from gdcli.nn.train import TrainResult
 
 FORMAT = 2
 # What a file may hold once decompressed, all members together. A 784-1024-1024-10 network
@@ -68,6 +72,20 @@ class WeightsFile:
 
 
 # --- writing -------------------------------------------------------------------------------
+
+
+def from_training(cfg: TrainConfig, result: TrainResult) -> WeightsFile:
+    """What `gdcli train --out` writes for a run: the network, its configuration, the summary
+    of its results, its dataset's checksums, its history and snapshots."""
+    ds = get_dataset(cfg.dataset)
+    meta = {
+        "gdcli_version": __version__,
+        "config": cfg.to_dict(),
+        "metrics": result.summary(cfg),
+        "dataset": {"name": ds.name, "sha256": {f.name: f.sha256 for f in ds.files}},
+    }
+    history = [m.to_json() for m in result.history]
+    return WeightsFile(result.network, meta, history, result.snapshots)
 
 
 def save(path: Path, wf: WeightsFile) -> None:
@@ -127,9 +145,7 @@ def load(path: Path) -> WeightsFile:
     """
     path = Path(path)
     if not path.exists():
-        raise UsageError(
-            f"no weights file at {path}", hint="train one first with `gdcli train` (--out PATH)"
-        )
+        raise UsageError(f"no weights file at {path}", hint="train one first with `gdcli train`")
     if path.is_dir():
         raise UsageError(f"{path} is a folder, not a weights file")
     try:
@@ -369,8 +385,11 @@ def _check_common_meta(meta: dict[str, Any]) -> None:
     for key, value in config.items():
         if key in KEYS:
             _check_config_value(key, value)
+    # which datasets exist is the registry's to say, when the data is needed (a dataset of
+    # $GDCLI_EXTRA_DATASETS is as good as a built-in one)
     dataset = config.get("dataset", DEFAULTS.dataset)
-    _expect("meta.config.dataset", dataset in DATASETS, f"one of {', '.join(DATASETS)}", dataset)
+    ok = isinstance(dataset, str) and re.fullmatch(r"[\w.-]{1,64}", dataset) is not None
+    _expect("meta.config.dataset", ok, "a dataset's name", dataset)
     n_train = config.get("n_train", DEFAULTS.n_train)
     _expect("meta.config.n_train", n_train >= 1, "a whole number >= 1", n_train)
     metrics = meta.get("metrics", {})

@@ -21,7 +21,7 @@ import numpy as np
 from gdcli.config import TrainConfig, parse_spec, snapshot_epochs
 from gdcli.data.load import load_split, one_hot
 from gdcli.data.registry import N_CLASSES, get_dataset
-from gdcli.data.transforms import deskew
+from gdcli.data.transforms import as_trained
 from gdcli.nn import engines
 from gdcli.nn.backprop import StepRule
 from gdcli.nn.metrics import accuracy, evaluate, squared_error
@@ -51,9 +51,10 @@ def load_data(cfg: TrainConfig, data_dir: Path) -> TrainData:
     ds = get_dataset(cfg.dataset)
     x_train, labels_train = load_split(ds, data_dir, "train", cfg.n_train)
     x_test, labels_test = load_split(ds, data_dir, "test")
-    if cfg.deskew:
-        x_train, x_test = deskew(x_train), deskew(x_test)
-    return TrainData(x_train, labels_train, x_test, labels_test)
+    config = cfg.to_dict()
+    return TrainData(
+        as_trained(x_train, config), labels_train, as_trained(x_test, config), labels_test
+    )
 
 
 @dataclass
@@ -92,6 +93,21 @@ class TrainResult:
     seconds: float = 0.0
     diverged_at: int | None = None
     snapshots: dict[int, list[np.ndarray]] = field(default_factory=dict)
+
+    def summary(self, cfg: TrainConfig) -> dict[str, Any]:
+        """The run's results: the last epoch's train figures, the last test figures, the
+        epochs run, alpha and the seconds (the keys of `gdcli train --json`)."""
+        last = self.history[-1]
+        tested = next((m for m in reversed(self.history) if m.test_accuracy is not None), None)
+        return {
+            "train_error": last.train_error,
+            "train_accuracy": last.train_accuracy,
+            "test_error": tested.test_error if tested else None,
+            "test_accuracy": tested.test_accuracy if tested else None,
+            "epochs": last.epoch,
+            "alpha": cfg.alpha,
+            "seconds": round(self.seconds, 4),
+        }
 
 
 def layer_sizes(cfg: TrainConfig, n_inputs: int) -> list[int]:

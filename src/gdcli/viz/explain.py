@@ -22,7 +22,7 @@ import io
 import numpy as np
 
 from gdcli.data.registry import IMAGE_SIDE
-from gdcli.errors import UsageError
+from gdcli.errors import UsageError, key
 from gdcli.nn.model import Network
 
 GATED = ("relu", "linear")
@@ -37,7 +37,7 @@ def why_not(net: Network) -> str | None:
     bent = [layer.activation for layer in net.layers[:-1] if layer.activation not in GATED]
     if bent:
         return (
-            f"--explain draws a score as a dot product with the input, which a network with "
+            f"{key('explain')} draws a score as a dot product with the input, which a network with "
             f"{bent[0]} hidden units does not compute (linear or relu hidden layers only)"
         )
     return None

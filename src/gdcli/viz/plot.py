@@ -149,22 +149,62 @@ def legend_columns(labels: list[str], width_inches: float) -> int:
     return 1
 
 
-def curves_png(runs: list[tuple[str, list[dict[str, Any]]]], fmt: str = "png") -> bytes:
-    """The learning curves of `runs` (label, history), overlaid, as PNG or SVG bytes.
+def no_history_message(path: Path) -> str:
+    return f"{path} has no training history (a file from gdcli 0.1, written before it was kept)"
 
-    Left: error (the sum over the outputs of the squared error, mean over images); right:
-    accuracy in %. Solid lines: train (each image's prediction just before its step); dashed
-    with dots: test, at the epochs it was measured. One colour per run (PALETTE, in order),
-    named in the legend; SVG text stays text.
-    """
+
+def drawable(runs: list[Run]) -> list[Run]:
+    """The runs that have a history to draw; UsageError when none has."""
+    kept = [r for r in runs if r.history]
+    if not kept:
+        skipped = [r for r in runs if not r.history]
+        names = ", ".join(str(r.path) for r in skipped)
+        many = f"none of {names} has a training history (files from gdcli 0.1)"
+        what = no_history_message(skipped[0].path) if len(skipped) == 1 else many
+        raise UsageError(
+            f"{what}: nothing to plot",
+            hint="retrain with this gdcli (or pass the run's metrics file)",
+        )
+    return kept
+
+
+def curves_png(runs: list[tuple[str, list[dict[str, Any]]]], fmt: str = "png") -> bytes:
+    """The learning curves of `runs` (label, history), overlaid, as PNG or SVG bytes (see
+    curves_figure); SVG text stays text."""
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r} is not one of {FORMATS}")
     import matplotlib
+
+    fig = _figure(runs)
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "gdcli"}):
+        fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+    return buf.getvalue()
+
+
+def curves_figure(runs: list[Run]) -> Any:
+    """The learning curves of `runs`, labelled by what differs between them, as a matplotlib
+    Figure that Jupyter shows inline (it has _repr_png_)."""
+    labels = run_labels(runs)
+    return _figure([(lab, r.history) for lab, r in zip(labels, runs, strict=True)])
+
+
+def _figure(runs: list[tuple[str, list[dict[str, Any]]]]) -> Any:
+    """Left: error (the sum over the outputs of the squared error, mean over images); right:
+    accuracy in %. Solid lines: train (each image's prediction just before its step); dashed
+    with dots: test, at the epochs it was measured. One colour per run (PALETTE, in order),
+    named in the legend."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    fig = Figure(figsize=(10, 4.2), dpi=150)  # fixed margins: a layout engine costs 0.2 s
+    class CurvesFigure(Figure):
+        def _repr_png_(self) -> bytes:
+            buf = io.BytesIO()
+            self.savefig(buf, format="png")
+            return buf.getvalue()
+
+    fig = CurvesFigure(figsize=(10, 4.2), dpi=150)  # fixed margins: a layout engine costs 0.2 s
     FigureCanvasAgg(fig)
     ax_err, ax_acc = fig.subplots(1, 2)
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(runs))]
@@ -195,7 +235,4 @@ def curves_png(runs: list[tuple[str, list[dict[str, Any]]]], fmt: str = "png") -
     fig.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False)
     fig.subplots_adjust(left=0.06, right=0.985, top=0.92, wspace=0.16,
                         bottom=0.13 + 0.055 * legend_rows)  # fmt: skip
-    buf = io.BytesIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "gdcli"}):
-        fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
-    return buf.getvalue()
+    return fig

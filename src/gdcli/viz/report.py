@@ -23,8 +23,8 @@ from gdcli import __version__
 from gdcli.data.images import png_bytes
 from gdcli.data.load import load_split
 from gdcli.data.registry import DEFAULT_DATASET, IMAGE_SIDE, get_dataset
-from gdcli.data.transforms import deskew
-from gdcli.errors import GdcliError, UsageError
+from gdcli.data.transforms import as_trained
+from gdcli.errors import GdcliError, UsageError, key
 from gdcli.nn.metrics import Evaluation, evaluate
 from gdcli.viz.plot import PALETTE, Run, format_value, run_labels
 
@@ -88,7 +88,7 @@ def build_report(
         test = tests.get(dataset_name(r))
         if isinstance(test, TestImages) and explain_index >= len(test.labels):
             raise UsageError(
-                f"--explain-index {explain_index} is past the {len(test.labels)} test images"
+                f"{key('explain_index')} {explain_index} is past the {len(test.labels)} test images"
             )
     colours = _colours(runs)
     body = [_curves_section(runs, labels), _runs_section(runs, labels, colours)]
@@ -175,7 +175,7 @@ def _run_sections(
     classes = class_names(run)
     parts = [_weights_section(i, run, classes)]
     if isinstance(test, TestImages):
-        x_seen = deskew(test.x) if run.config.get("deskew") else test.x
+        x_seen = as_trained(test.x, run.config)
         ev = evaluate(net, x_seen, test.labels)
         outputs = net.predict(x_seen)
         parts.append(_accuracy_section(i, ev, classes, len(test.labels)))
@@ -185,7 +185,7 @@ def _run_sections(
     else:
         why = test or "no test images"
         note = _note(
-            f"{why}. Run `gdcli fetch` (with the same --data-dir) and write the report again "
+            f"{why}. Run `gdcli fetch` (with the same data folder) and write the report again "
             "to see the confusion matrix, per-class accuracy, mistakes and explanation."
         )
         parts.append(_section(f"test-{i}", "Test images", "", note))
@@ -320,7 +320,10 @@ def _explain_section(
     title = "Why it guessed what it guessed"
     if why := why_not(net):
         return _section(
-            f"explain-{i}", title, "", _note(why.replace("--explain draws", "This picture draws"))
+            f"explain-{i}",
+            title,
+            "",
+            _note(why.replace(key("explain"), "This picture", 1)),
         )
     scores = net.scores(x_seen[index])
     guess, true = int(np.argmax(scores)), int(test.labels[index])

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gdcli.data.images import pgm_bytes, png_bytes
-from gdcli.data.registry import DATASETS
-from gdcli.errors import UsageError
+from gdcli.data.registry import registry
+from gdcli.errors import UsageError, key
 from gdcli.io.atomic import write_bytes
 from gdcli.io.weights_file import WeightsFile
 from gdcli.viz import weights_figure as figure
 from gdcli.viz.heatmap import Scale, choose_scale, digit_image
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class Drawn:
 def class_labels(wf: WeightsFile) -> list[str]:
     """The output classes' names from the dataset registry (digits, clothing), else numbers."""
     n = wf.network.n_outputs
-    dataset = DATASETS.get(str(wf.meta.get("config", {}).get("dataset", "mnist")))
+    dataset = registry().get(str(wf.meta.get("config", {}).get("dataset", "mnist")))
     if dataset is not None and len(dataset.classes) == n:
         return list(dataset.classes)
     return [str(i) for i in range(n)]
@@ -74,7 +78,7 @@ def _no_snapshots(wf: WeightsFile, source: Path, what: str) -> UsageError:
         why = "it was trained without snapshots"
     return UsageError(
         f"{source} holds no snapshots of the weights, so {what} cannot be drawn: {why}",
-        hint="train again with this gdcli: `gdcli train` keeps snapshots (see --snapshots)",
+        hint=f"train again with this gdcli: `gdcli train` keeps snapshots (see {key('snapshots')})",
     )
 
 
@@ -87,24 +91,29 @@ def _epochs_hint(wf: WeightsFile) -> str:
 def check(wf: WeightsFile, opts: Options, source: Path) -> None:
     """Raise UsageError (exit 2) when `opts` asks for what `wf` cannot give or names an
     output path that cannot be one, before anything is written."""
-    for option, value in (("--epoch", opts.epoch), ("--change", opts.change),
-                          ("--animate", opts.animate)):  # fmt: skip
+    for option, value in ((key("epoch"), opts.epoch), (key("change"), opts.change),
+                          (key("animate"), opts.animate)):  # fmt: skip
         if value not in (None, False) and not wf.snapshots:
             raise _no_snapshots(wf, source, option)
     if opts.epoch is not None and opts.epoch not in wf.snapshots and opts.epoch != final_epoch(wf):
         raise UsageError(f"{source} has no weights of epoch {opts.epoch}", hint=_epochs_hint(wf))
     if opts.change and 0 not in wf.snapshots:
         raise UsageError(
-            f"{source} has no snapshot of epoch 0 (the starting weights), which --change subtracts",
+            f"{source} has no snapshot of epoch 0 (the starting weights), which "
+            f"{key('change')} subtracts",
             hint=_epochs_hint(wf),
         )
-    _check_folder(opts.out_dir, "--out-dir", opts.out_dir)
+    _check_folder(opts.out_dir, key("out_dir"), opts.out_dir)
     if opts.animate is not None:
         if opts.animate.is_dir():
-            raise UsageError(f"--animate {opts.animate} is a folder; name the GIF file to write")
+            raise UsageError(
+                f"{key('animate')} {opts.animate} is a folder; name the GIF file to write"
+            )
         if opts.animate.suffix.lower() != ".gif":
-            raise UsageError(f"--animate writes a GIF; name it *.gif, not {opts.animate.name}")
-        _check_folder(opts.animate.parent, "--animate", opts.animate)
+            raise UsageError(
+                f"{key('animate')} writes a GIF; name it *.gif, not {opts.animate.name}"
+            )
+        _check_folder(opts.animate.parent, key("animate"), opts.animate)
 
 
 def _check_folder(folder: Path, option: str, named: Path) -> None:
@@ -138,8 +147,8 @@ def draw(wf: WeightsFile, opts: Options, source: Path) -> Drawn:
     drawn = Drawn(epoch=opts.epoch if opts.epoch is not None else final_epoch(wf))
     if not wf.snapshots:
         drawn.notes.append(
-            f"{source} holds no snapshots, so --epoch, --change and --animate cannot be drawn "
-            "from it; the final weights are drawn"
+            f"{source} holds no snapshots, so {key('epoch')}, {key('change')} and "
+            f"{key('animate')} cannot be drawn from it; the final weights are drawn"
         )
     layers = layers_at(wf, opts.epoch, opts.change)
     _draw_first_layer(layers, view, drawn)
@@ -178,11 +187,33 @@ def _draw_first_layer(layers: list[np.ndarray], view: _View, drawn: Drawn) -> No
     drawn.scales.append(scale)
     for j in view.panels:
         drawn.written += _panel_files(first[:, j], scale, opts, opts.out_dir / f"{view.stem}-{j}")
-    title, subtitle = view.texts.grid(drawn.epoch)
-    grid = figure.grid_figure(
+    grid = _grid(first, scale, view, drawn.epoch)
+    drawn.written.append(_write(opts.out_dir / "grid.png", figure.png(grid)))
+
+
+def _grid(first: np.ndarray, scale: Scale, view: _View, epoch: int | None) -> Image.Image:
+    title, subtitle = view.texts.grid(epoch)
+    opts = view.opts
+    return figure.grid_figure(
         first[:, view.panels], view.names, scale, title, subtitle, opts.colormap, opts.upscale
     )
-    drawn.written.append(_write(opts.out_dir / "grid.png", figure.png(grid)))
+
+
+def grid_image(
+    wf: WeightsFile, epoch: int | None = None, change: bool = False, source: Path | str = "the run"
+) -> Image.Image:
+    """The labelled grid visualize-weights writes as grid.png, as a PIL image: the first
+    layer's weights at `epoch` (None: the final ones), or what training added (`change`)."""
+    opts = Options(Path("."), epoch=epoch, change=change)
+    for option, value in ((key("epoch"), epoch), (key("change"), change)):
+        if value not in (None, False) and not wf.snapshots:
+            raise _no_snapshots(wf, Path(source), option)
+    if epoch is not None and epoch not in wf.snapshots and epoch != final_epoch(wf):
+        raise UsageError(f"{source} has no weights of epoch {epoch}", hint=_epochs_hint(wf))
+    view = _View(wf, opts)
+    first = layers_at(wf, epoch, change)[0]
+    scale = choose_scale(first, symbol=view.symbol)
+    return _grid(first, scale, view, epoch if epoch is not None else final_epoch(wf))
 
 
 def _draw_later_layer(layers: list[np.ndarray], i: int, view: _View, drawn: Drawn) -> None:
