@@ -17,7 +17,7 @@ from gdcli.errors import GdcliError, UsageError
 __version__ = "0.3.0"
 
 API = ("train", "load", "evaluate", "plot", "weights_image", "report", "load_dataset", "Run",
-       "Report", "Diverged", "configure", "configs")  # fmt: skip
+       "Report", "Diverged", "configure", "configs", "read_digit")  # fmt: skip
 __all__ = ["GdcliError", "UsageError", "__version__", *API]
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         load,
         load_dataset,
         plot,
+        read_digit,
         report,
         train,
         weights_image,

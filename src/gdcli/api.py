@@ -81,6 +81,13 @@ class Run:
     def summary(self) -> dict[str, Any]:
         return dict(self.file.meta.get("metrics", {}))
 
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """The network's outputs for images (n, 784) in [0, 1] as stored, preprocessed as the
+        run was trained (deskewed if it was): (n, 10). `run.network.predict` takes them as
+        they are."""
+        x = np.atleast_2d(np.asarray(images, dtype=np.float64))
+        return self.network.predict(as_trained(x, self.file.meta.get("config", {})))
+
     def save(self, path: PathLike) -> Path:
         """Write the weights file `gdcli train --out` writes (atomically) and return its path."""
         path = Path(path)
@@ -219,6 +226,15 @@ def load_dataset(
     return load_split(get_dataset(name), resolve_data_dir(_path(data_dir)), split, n)
 
 
+def read_digit(path: PathLike, as_is: bool = False) -> np.ndarray:
+    """A picture of a digit (any size, any format Pillow reads; dark ink on paper or light on
+    black) brought to MNIST's form as `gdcli predict --image` does: (784,) floats in [0, 1].
+    as_is: take a 28x28 picture as it is."""
+    from gdcli.data.digit import read_digit as read
+
+    return read(Path(path), as_is)[0]
+
+
 def evaluate(
     run: Run | PathLike, split: str = "test", data_dir: PathLike | None = None
 ) -> dict[str, Any]:
@@ -251,13 +267,16 @@ def plot(runs: Run | PathLike | list[Run | PathLike]) -> Figure:
     return curves_figure(drawable([_drawn(r) for r in _listed(runs)]))
 
 
-def weights_image(run: Run | PathLike, epoch: int | None = None) -> Image.Image:
+def weights_image(
+    run: Run | PathLike, epoch: int | None = None, change: bool = False
+) -> Image.Image:
     """The labelled grid of the first layer's weights as a PIL image (inline in Jupyter): one
-    28x28 panel per class (or hidden unit), at the end of training or at a snapshot's epoch."""
+    28x28 panel per class (or hidden unit), at the end of training or at a snapshot's epoch;
+    with `change`, what training added to them (the weights minus the starting weights)."""
     from gdcli.viz.weights_views import grid_image
 
     run = _run(run)
-    return grid_image(run.file, epoch, source=run.path or "the run")
+    return grid_image(run.file, epoch, change, source=run.path or "the run")
 
 
 class Report:

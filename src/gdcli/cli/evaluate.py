@@ -207,40 +207,11 @@ def predict_cmd(
 
 def _picture(path: Path, as_is: bool, wf: weights_file.WeightsFile, err: Any) -> PredictInput:
     """A picture file -> the network's input: MNIST's form (or as is), deskewed if trained so."""
-    from gdcli.data.digit import BOX, WORK_SIDE, to_mnist_form
-    from gdcli.data.images import read_grey
+    from gdcli.data.digit import read_digit
 
-    if as_is:
-        grey = read_grey(path)
-        if grey.shape != (IMAGE_SIDE, IMAGE_SIDE):
-            h, w = grey.shape
-            raise UsageError(
-                f"{path}: {w}x{h} pixels; --as-is takes a 28x28 image",
-                hint="leave out --as-is to bring any picture to MNIST's form",
-            )
-        x, about = grey.ravel(), {"path": str(path), "as_is": True}
-    else:
-        grey = read_grey(path, max_side=WORK_SIDE)
-        try:
-            form = to_mnist_form(grey)
-        except UsageError as exc:
-            raise UsageError(f"{path}: {exc.message}", exc.hint) from None
-        x = form.pixels.ravel()
-        top, left, bottom, right = form.box
-        ink = "dark ink on a light background" if form.inverted else "light ink on a dark one"
-        turned = ", inverted to MNIST's light on black" if form.inverted else ", as MNIST"
-        about = {
-            # sizes and boxes in the picture as read (at most WORK_SIDE on its long side)
-            "path": str(path), "as_is": False, "read_size": [grey.shape[1], grey.shape[0]],
-            "ink": "dark-on-light" if form.inverted else "light-on-dark",
-            "inverted": form.inverted, "ink_box": [top, left, bottom, right],
-            "centre_of_mass": [round(v, 3) for v in form.centre],
-        }  # fmt: skip
-        err.print(
-            f"{path}: {ink}{turned}; its {right - left}x{bottom - top} ink box fitted into "
-            f"{BOX}x{BOX} and centred by its mass",
-            soft_wrap=True,
-        )
+    x, about = read_digit(path, as_is)
+    if "said" in about:
+        err.print(about.pop("said"), soft_wrap=True)
     if _config(wf).get("deskew"):
         x = as_trained(x[None], _config(wf))[0]
         about["deskewed"] = True

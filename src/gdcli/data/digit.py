@@ -25,11 +25,13 @@ one grey, and the digit can be anywhere in a picture of any size. So:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from gdcli.data.registry import IMAGE_SIDE
-from gdcli.errors import UsageError
+from gdcli.errors import UsageError, key
 
 # A picture is worked on at most this large on its long side (a phone photo is reduced while
 # it is decoded): the digit ends up 20 pixels tall, so this keeps 50 times that.
@@ -116,3 +118,41 @@ def centre_of_mass(pixels: np.ndarray) -> tuple[float, float]:
     rows, cols = np.indices(pixels.shape)
     mass = pixels.sum()
     return float((rows * pixels).sum() / mass), float((cols * pixels).sum() / mass)
+
+
+def read_digit(path: Path, as_is: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
+    """A picture file as the network's input: (784,) floats in [0, 1], light ink on black.
+
+    Any size and format Pillow reads is brought to MNIST's form (to_mnist_form); with `as_is`
+    the picture must already be 28x28 and is taken as it is. Also returns what was done, for
+    `predict --json` ("said": the sentence predict prints on stderr about it).
+    """
+    from gdcli.data.images import read_grey
+
+    if as_is:
+        grey = read_grey(path)
+        if grey.shape != (IMAGE_SIDE, IMAGE_SIDE):
+            h, w = grey.shape
+            raise UsageError(
+                f"{path}: {w}x{h} pixels; {key('as_is')} takes a 28x28 image",
+                hint=f"leave out {key('as_is')} to bring any picture to MNIST's form",
+            )
+        return grey.ravel(), {"path": str(path), "as_is": True}
+    grey = read_grey(path, max_side=WORK_SIDE)
+    try:
+        form = to_mnist_form(grey)
+    except UsageError as exc:
+        raise UsageError(f"{path}: {exc.message}", exc.hint) from None
+    top, left, bottom, right = form.box
+    ink = "dark ink on a light background" if form.inverted else "light ink on a dark one"
+    turned = ", inverted to MNIST's light on black" if form.inverted else ", as MNIST"
+    about = {
+        # sizes and boxes in the picture as read (at most WORK_SIDE on its long side)
+        "path": str(path), "as_is": False, "read_size": [grey.shape[1], grey.shape[0]],
+        "ink": "dark-on-light" if form.inverted else "light-on-dark",
+        "inverted": form.inverted, "ink_box": [top, left, bottom, right],
+        "centre_of_mass": [round(v, 3) for v in form.centre],
+        "said": f"{path}: {ink}{turned}; its {right - left}x{bottom - top} ink box fitted into "
+        f"{BOX}x{BOX} and centred by its mass",
+    }  # fmt: skip
+    return form.pixels.ravel(), about
