@@ -266,9 +266,9 @@ CRAFTED = {
     "deskew is text": ({"weights": np.zeros((784, 10)),
                         "meta": meta_of({"config": {"deskew": "yes"}})},
                        "meta.config.deskew must be true or false"),
-    "unknown dataset": ({"weights": np.zeros((784, 10)),
-                         "meta": meta_of({"config": {"dataset": "cifar"}})},
-                        "meta.config.dataset must be one of"),
+    "dataset not a name": ({"weights": np.zeros((784, 10)),
+                            "meta": meta_of({"config": {"dataset": "../../etc/passwd"}})},
+                           "meta.config.dataset must be a dataset's name"),
     "metrics not an object": ({"weights": np.zeros((784, 10)), "meta": meta_of({"metrics": [1]})},
                               "meta.metrics must be an object"),
     "meta not JSON": ({"weights": np.zeros((784, 10)), "meta": np.array("{not json")},
@@ -335,6 +335,17 @@ def test_crafted_weights_files_are_one_line_exit_1(tmp_path, case):
     result = run_cli("evaluate", str(path), "--data-dir", str(tmp_path))
     assert_one_line_error(result, 1, str(path), needle)
     assert len(result.stderr) < 300  # a huge crafted value is not echoed whole
+
+
+def test_a_file_of_a_dataset_not_in_the_registry_says_so_where_the_data_is_needed(tmp_path):
+    """The registry says which datasets exist (set $GDCLI_EXTRA_DATASETS to name more); what
+    needs no data still works."""
+    members = {"weights": np.zeros((784, 10)), "meta": meta_of({"config": {"dataset": "cifar"}})}
+    path = write_zip(tmp_path / "w.npz", members)
+    result = run_cli("evaluate", str(path), "--data-dir", str(tmp_path))
+    assert_one_line_error(result, 2, "unknown dataset 'cifar' (known: mnist, fashion-mnist")
+    drawn = run_cli("visualize-weights", str(path), "--out-dir", str(tmp_path / "v"))
+    assert drawn.returncode == 0, drawn.stderr
 
 
 def test_corrupt_compressed_data_is_one_line_exit_1(tmp_path):

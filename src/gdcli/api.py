@@ -115,7 +115,7 @@ class Diverged(GdcliError):
 def configure(config: PathLike | TrainConfig | None = None, **keys: Any) -> TrainConfig:
     """A validated TrainConfig: the defaults, then `config` (a shipped config's name such as
     "book-ch8", a TOML file, or a TrainConfig), then `keys`, each a config key."""
-    check_keys(keys, "")
+    keys = check_keys(keys)
     if isinstance(config, TrainConfig):
         return make_config(None, {**config.to_dict(), **keys})
     return make_config(config, keys)

@@ -305,13 +305,14 @@ def shipped_configs() -> dict[str, tuple[Path, str]]:
 
 
 def find_config(name_or_path: str | Path) -> Path:
-    """A config file: a path to one, or the name of a config that ships with gdcli ("book-ch8",
-    with or without ".toml"). A path wins over a name; UsageError naming the shipped ones."""
+    """A config file: a path to one, or the name of a config that ships with gdcli ("book-ch8":
+    no folder, no suffix). An existing file wins over a name; UsageError naming the shipped
+    ones for a name that is neither."""
     path = Path(name_or_path)
-    if path.exists() or path.parent != Path("."):
+    if path.exists() or path.parent != Path(".") or path.suffix:
         return path
     shipped = shipped_configs()
-    name = path.name.removesuffix(".toml")
+    name = path.name
     if name in shipped:
         return shipped[name][0]
     raise UsageError(
