@@ -50,7 +50,7 @@ def forward(
     output; a kept unit's output is scaled by 1 / (1 - dropout) (the book's `* 2`)."""
     outs, acts = [x], []
     for i, layer in enumerate(net.layers):
-        out = activate(layer.activation, layer.sums(outs[-1], net.dot))
+        out = activate(layer.activation, layer.sums(outs[-1], net.dot), net.exp)
         acts.append(out)
         if masks is not None and i < len(net.layers) - 1:
             out = out * (masks[i] * (1.0 / (1.0 - dropout)))
@@ -119,11 +119,11 @@ def layer_deltas(
     trainable: np.ndarray | None = None,
     l2: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Layer i's weight deltas outer(x_in, delta) (summed over a batch) and bias deltas (None
-    without a bias), 0 where `trainable` is False: (n_in, n_out) booleans, a frozen output
-    unit's bias frozen with it."""
+    """Layer i's weight deltas outer(x_in, delta) (summed over a batch, by net.dot: in order for
+    sequential_dot) and bias deltas (None without a bias), 0 where `trainable` is False:
+    (n_in, n_out) booleans, a frozen output unit's bias frozen with it."""
     layer = net.layers[i]
-    weight_deltas = np.outer(x_in, delta) if x_in.ndim == 1 else x_in.T @ delta
+    weight_deltas = np.outer(x_in, delta) if x_in.ndim == 1 else net.dot(x_in.T, delta)
     if l2:
         weight_deltas += l2 * layer.weights
     if trainable is not None:

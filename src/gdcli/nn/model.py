@@ -20,14 +20,15 @@ import numpy as np
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
 
 Dot = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Exp = Callable[[np.ndarray], np.ndarray]
 
 
-def activate(name: str, h: np.ndarray) -> np.ndarray:
-    """f(h) for the activation `name`, elementwise."""
+def activate(name: str, h: np.ndarray, exp: Exp = np.exp) -> np.ndarray:
+    """f(h) for the activation `name`, elementwise. exp: how sigmoid's e^x is computed."""
     if name == "relu":
         return np.maximum(h, 0.0)  # the book's (h >= 0) * h, without its -0.0 for h < 0
     if name == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-h))
+        return 1.0 / (1.0 + exp(-h))
     if name == "tanh":
         return np.tanh(h)
     return h
@@ -81,20 +82,23 @@ class Layer:
         h = dot(x, self.weights)
         return h if self.bias is None else h + self.bias
 
-    def forward(self, x: np.ndarray, dot: Dot = np.matmul) -> np.ndarray:
+    def forward(self, x: np.ndarray, dot: Dot = np.matmul, exp: Exp = np.exp) -> np.ndarray:
         """The layer's output f(h): x (..., n_in) -> (..., n_out)."""
-        return activate(self.activation, self.sums(x, dot))
+        return activate(self.activation, self.sums(x, dot), exp)
 
 
 @dataclass
 class Network:
     """layers: input to output. loss: "mse" (squared error) or "softmax" (softmax output and
     cross-entropy; the last layer is then linear). dot: how x @ weights is summed (numpy's
-    matmul, or sequential_dot for the chapter's toy examples)."""
+    matmul, or sequential_dot for the chapter's toy examples). exp: how sigmoid's e^x is
+    computed (numpy's, whose SIMD code on some CPUs differs from the C library's exp in the last
+    bit; the second seed's labs use the C library's, book/labs.py)."""
 
     layers: list[Layer]
     loss: str = "mse"
     dot: Dot = field(default=np.matmul, repr=False, compare=False)
+    exp: Exp = field(default=np.exp, repr=False, compare=False)
 
     @property
     def n_inputs(self) -> int:
@@ -108,7 +112,7 @@ class Network:
         """[x, layer 1's output, ..., the network's output]: x (..., n_inputs)."""
         outs = [x]
         for layer in self.layers:
-            outs.append(layer.forward(outs[-1], self.dot))
+            outs.append(layer.forward(outs[-1], self.dot, self.exp))
         if self.loss == "softmax":
             outs[-1] = softmax(outs[-1])
         return outs
@@ -121,7 +125,7 @@ class Network:
         """The last layer's weighted sums (+ bias), before its activation or softmax:
         x (..., n_inputs) -> (..., n_outputs)."""
         for layer in self.layers[:-1]:
-            x = layer.forward(x, self.dot)
+            x = layer.forward(x, self.dot, self.exp)
         return self.layers[-1].sums(x, self.dot)
 
 
