@@ -141,6 +141,51 @@ def real_mnist_dir() -> Path:
     )
 
 
+SHARED_ADMISSIONS = REPO.parent / "shared" / "datasets" / "admissions"
+
+
+@pytest.fixture(scope="session")
+def admissions_source() -> Path:
+    """A folder holding the real admissions table (student_data.csv or binary.csv), verified:
+    $GDCLI_TEST_ADMISSIONS, then ../shared/datasets/admissions, then the gdcli data folder's."""
+    from gdcli.data.kinds import FILE_ERRORS
+    from gdcli.data.kinds import verify as verify_file
+    from gdcli.data.registry import TABLES
+
+    f = TABLES["admissions"].file
+    explicit = os.environ.get("GDCLI_TEST_ADMISSIONS")
+    places = (
+        [Path(explicit)] if explicit else [SHARED_ADMISSIONS, resolve_data_dir() / "admissions"]
+    )
+    looked = [] if explicit else ["$GDCLI_TEST_ADMISSIONS (not set)"]
+    for place in places:
+        copy = local_copy(place, f)
+        try:
+            if copy is None:
+                raise FileNotFoundError(f"no {' or '.join(f.local_names)}")
+            verify_file(f, copy)
+            return place
+        except (FileNotFoundError, *FILE_ERRORS) as exc:
+            if explicit:  # asked for explicitly: a misconfiguration must not pass as a skip
+                pytest.fail(f"GDCLI_TEST_ADMISSIONS={explicit}: {exc}")
+            looked.append(f"{place} ({exc})")
+    pytest.skip(
+        "needs the real admissions table; looked in " + ", ".join(looked) + ". To run it: "
+        "`gdcli fetch --dataset admissions`, or GDCLI_TEST_ADMISSIONS=DIR holding student_data.csv"
+    )
+
+
+@pytest.fixture(scope="session")
+def admissions_data_dir(tmp_path_factory: pytest.TempPathFactory, admissions_source: Path) -> Path:
+    """A data folder holding the real admissions table (copied through the library's --from)."""
+    from gdcli.data.fetch import fetch
+    from gdcli.data.registry import TABLES
+
+    folder = tmp_path_factory.mktemp("admissions-data")
+    fetch(TABLES["admissions"], folder, from_dir=admissions_source, use_system_copy=False)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def mnist_dir(real_mnist_dir: Path) -> Path:
     """The real MNIST files (another name for real_mnist_dir)."""

@@ -30,6 +30,15 @@ ERRATA = {
     "the gradient of the mean over the batch divides it by batch_size",
 }
 
+# The second seed's labs (book/labs.py): `gdcli examples --errata NAME`, not training configs.
+LAST_RECORD_LOSS = "last-record-loss"
+LAB_ERRATA = {
+    LAST_RECORD_LOSS: "the backprop lab prints as its training loss the mean of (out - y)^2 "
+    "over the training targets where out is the output for one record, the last of the "
+    "epoch's loop (its forward pass runs on `x`, not on all the features); the training loss "
+    "is the mean squared error over every training record",
+}
+
 
 def log_line(m: EpochMetrics) -> str:
     """An epoch's figures as the book's listings print them, e.g.

@@ -26,7 +26,7 @@ import typer
 
 from gdcli import __version__
 from gdcli.cli.terminal import print_error, stdout
-from gdcli.data.registry import DATASETS, DEFAULT_DATASET
+from gdcli.data.registry import DATASETS, DEFAULT_DATASET, TABLES
 from gdcli.errors import GdcliError, Interrupted, UsageError
 
 app = typer.Typer(
@@ -92,8 +92,8 @@ DATA_DIR_DEFAULT = "$GDCLI_DATA_DIR, else $XDG_CACHE_HOME/gdcli, else ~/.cache/g
 
 DatasetOpt = Annotated[
     str,
-    option("--dataset", help=f"Dataset: {', '.join(DATASETS)}.", default=DEFAULT_DATASET,
-           metavar="NAME"),
+    option("--dataset", help=f"Dataset: {', '.join([*DATASETS, *TABLES])}.",
+           default=DEFAULT_DATASET, metavar="NAME"),
 ]  # fmt: skip
 DataDirOpt = Annotated[
     Path | None,

@@ -1,9 +1,10 @@
-"""gdcli fetch: get a dataset's four files, verified, and prepare the book's arrays."""
+"""gdcli fetch: get a dataset's files, verified, and prepare the book's arrays (or read the
+table of the second seed's labs)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from gdcli.cli.app import DataDirOpt, DatasetOpt, JsonOpt, QuietOpt, app, option
 from gdcli.cli.terminal import (
@@ -14,9 +15,9 @@ from gdcli.cli.terminal import (
     stdout,
 )
 from gdcli.config import DEFAULTS
-from gdcli.data.fetch import DEFAULT_TIMEOUT, fetch
+from gdcli.data.fetch import DEFAULT_TIMEOUT, FetchedFile, fetch
 from gdcli.data.load import load_split
-from gdcli.data.registry import DEFAULT_DATASET, get_dataset, resolve_data_dir
+from gdcli.data.registry import DEFAULT_DATASET, Dataset, Table, get_source, resolve_data_dir
 from gdcli.errors import UsageError
 
 
@@ -69,8 +70,8 @@ def fetch_cmd(
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Download a dataset's four files, verify them, and prepare the book's arrays."""
-    ds = get_dataset(dataset)
+    """Download a dataset's files, verify them, and prepare the book's arrays."""
+    ds = get_source(dataset)
     folder = resolve_data_dir(data_dir)
     if from_dir is not None and not from_dir.is_dir():
         raise UsageError(f"--from {from_dir}: no such folder")
@@ -81,6 +82,9 @@ def fetch_cmd(
             use_builtin_mirrors=builtin_mirrors, timeout=timeout, progress=progress,
             notify=err.print,
         )  # fmt: skip
+    if isinstance(ds, Table):
+        _report(ds, folder, files, {"rows": ds.rows, "columns": list(ds.columns)}, as_json)
+        return
     x_train, labels_train = load_split(ds, folder, "train", n_train)
     x_test, _ = load_split(ds, folder, "test")
     prepared = {
@@ -88,6 +92,23 @@ def fetch_cmd(
         "train_labels": [len(labels_train), len(ds.classes)],
         "test_images": list(x_test.shape),
     }
+    _report(ds, folder, files, prepared, as_json)
+    if not as_json:
+        stdout.print(
+            f"prepared: train images {x_train.shape[0]}x{x_train.shape[1]} float64 in [0, 1], "
+            f"labels {len(labels_train)}x{len(ds.classes)} one-hot; "
+            f"test images {x_test.shape[0]}x{x_test.shape[1]}"
+        )
+
+
+def _report(
+    ds: Dataset | Table,
+    folder: Path,
+    files: list[FetchedFile],
+    prepared: dict[str, Any],
+    as_json: bool,
+) -> None:
+    """The fetched files as a table or JSON; a table's rows (verified with its checksum)."""
     if as_json:
         print_json(
             {
@@ -104,8 +125,5 @@ def fetch_cmd(
         return
     rows = [[f.path.name, f"{f.bytes:,}", "yes", f.source] for f in files]
     print_table(f"{ds.name} in {folder / ds.name}", ["file", "bytes", "verified", "source"], rows)
-    stdout.print(
-        f"prepared: train images {x_train.shape[0]}x{x_train.shape[1]} float64 in [0, 1], "
-        f"labels {len(labels_train)}x{len(ds.classes)} one-hot; "
-        f"test images {x_test.shape[0]}x{x_test.shape[1]}"
-    )
+    if isinstance(ds, Table):
+        stdout.print(f"table: {ds.rows} rows of {','.join(ds.columns)}")

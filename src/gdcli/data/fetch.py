@@ -25,8 +25,8 @@ from pathlib import Path
 
 import requests
 
-from gdcli.data.idx import IdxError, verify
-from gdcli.data.registry import DataFile, Dataset, local_copy
+from gdcli.data import kinds
+from gdcli.data.registry import DataFile, Dataset, Table, local_copy
 from gdcli.errors import GdcliError, UsageError
 from gdcli.io.atomic import atomic_path, leftovers, write_error
 
@@ -70,13 +70,9 @@ class FetchError(GdcliError):
 
 
 def max_bytes(f: DataFile) -> int:
-    """The most bytes a copy of `f` can have, gzip'd or raw: more is not the file.
-
-    gzip cannot grow its content much: deflate stores incompressible data in blocks of up to
-    65,535 bytes with 5 bytes of header each (0.008%), and the gzip header and trailer add 18
-    bytes plus an optional name and comment. We allow 0.1% plus 64 KiB.
-    """
-    return f.idx_bytes + f.idx_bytes // 1000 + (1 << 16)
+    """The most bytes a copy of `f` can have in any of its forms: more is not the file
+    (kinds.max_bytes)."""
+    return kinds.max_bytes(f)
 
 
 # ----------------------------------------------------------------------------- mirrors
@@ -269,10 +265,10 @@ def _acquire(fd: int, folder: Path, wait: float, notify: NotifyHook | None) -> N
         time.sleep(0.1)
 
 
-def _remove_leftovers(folder: Path, dataset: Dataset) -> None:
+def _remove_leftovers(folder: Path, dataset: Dataset | Table) -> None:
     """Delete temporary files of killed fetches (SIGKILL skips clean-up); we hold the lock."""
     for f in dataset.files:
-        for tmp in {*leftovers(folder / f.gz_name), *leftovers(folder / f.name)}:
+        for tmp in {t for name in f.local_names for t in leftovers(folder / name)}:
             tmp.unlink(missing_ok=True)
 
 
@@ -283,7 +279,7 @@ def _install(f: DataFile, final: Path, fill: Callable[[Path], None]) -> None:
     """Fill a temporary file beside `final`, verify it, and rename it into place."""
     with atomic_path(final) as tmp:
         fill(tmp)
-        verify(tmp, f.idx_bytes, f.sha256, name=final.name)
+        kinds.verify(f, tmp, name=final.name)
 
 
 class _Sources:
@@ -299,7 +295,7 @@ class _Sources:
         got = self._from_folders(f, folder, failures) or self._from_mirrors(f, folder, failures)
         if got is None:
             tried = "; ".join(failures) or "no source to try (no mirror given, built-in ones off)"
-            raise FetchError(f"could not get {f.gz_name}: {tried}", hint=NO_SOURCE_HINT)
+            raise FetchError(f"could not get {f.served_name}: {tried}", hint=NO_SOURCE_HINT)
         return got
 
     def _from_folders(self, f: DataFile, folder: Path, failures: list[str]) -> FetchedFile | None:
@@ -307,14 +303,14 @@ class _Sources:
             src = local_copy(source_dir, f)
             if src is None:
                 if self.explicit_dir:
-                    failures.append(f"{source_dir}: no {f.gz_name} or {f.name}")
+                    failures.append(f"{source_dir}: no {' or '.join(f.local_names)}")
                 continue
-            final = folder / src.name
+            final = folder / f.installed_name(src.name)
             try:
                 if src.stat().st_size > max_bytes(f):  # not worth copying
-                    raise IdxError(f"{src.stat().st_size:,} bytes, more than {f.name} can be")
+                    raise FetchError(f"{src.stat().st_size:,} bytes, more than {f.name} can be")
                 _install(f, final, partial(shutil.copyfile, src))
-            except (IdxError, OSError) as exc:  # OSError: reading the source
+            except (FetchError, *kinds.FILE_ERRORS, OSError) as exc:  # OSError: reading the source
                 failures.append(f"{src}: {getattr(exc, 'message', None) or exc}")
                 continue
             return FetchedFile(f.name, final, str(source_dir), final.stat().st_size, f.sha256)
@@ -325,11 +321,11 @@ class _Sources:
             if base in self.unreachable:
                 failures.append(f"{base}: skipped (unreachable for an earlier file)")
                 continue
-            final = folder / f.gz_name
-            fill = partial(self.http.download, base + f.gz_name, limit=max_bytes(f))
+            final = folder / f.served_name
+            fill = partial(self.http.download, base + f.served_name, limit=max_bytes(f))
             try:
                 _install(f, final, fill)
-            except (FetchError, IdxError) as exc:
+            except (FetchError, *kinds.FILE_ERRORS) as exc:
                 failures.append(f"{base}: {exc.message}")
                 continue
             except requests.RequestException as exc:
@@ -350,23 +346,23 @@ def _verified_copy(folder: Path, f: DataFile) -> FetchedFile | None:
     if present is None:
         return None
     try:
-        verify(present, f.idx_bytes, f.sha256)
-    except IdxError:
+        kinds.verify(f, present)
+    except kinds.FILE_ERRORS:
         return None  # fetched again; the bad copy goes once a good one is in place
     return FetchedFile(f.name, present, "present", present.stat().st_size, f.sha256)
 
 
 def _replace(f: DataFile, folder: Path, sources: _Sources) -> FetchedFile:
     got = sources.get(f, folder)
-    # A stale copy in the other form (raw or .gz) would shadow the new one.
-    for other in (folder / f.gz_name, folder / f.name):
+    # A stale copy in another form (raw or .gz, or under an alias) would shadow the new one.
+    for other in (folder / name for name in f.local_names):
         if other != got.path:
             other.unlink(missing_ok=True)
     return got
 
 
 def fetch(
-    dataset: Dataset,
+    dataset: Dataset | Table,
     data_dir: Path,
     *,
     mirrors: list[str] | None = None,
@@ -379,11 +375,13 @@ def fetch(
     lock_wait: float = LOCK_WAIT,
     notify: NotifyHook | None = None,
 ) -> list[FetchedFile]:
-    """Make sure the four files of `dataset` are in `data_dir/<dataset>/`, verified.
+    """Make sure the files of `dataset` (an image dataset's four, a table's one) are in
+    `data_dir/<dataset>/`, verified.
 
     mirrors: base URLs tried before $GDCLI_MIRROR and the built-in ones (the file name is
     appended); a UsageError if one is not an http(s) URL.
-    from_dir: take the files from this folder (gzip'd or raw) instead of downloading.
+    from_dir: take the files from this folder (gzip'd or raw; a table's under an alias too)
+    instead of downloading.
     timeout: seconds allowed to connect, for each read, and for any one wait between retries.
     lock_wait: seconds to wait for another fetch writing the same folder; notify is told once.
     Returns one FetchedFile per file. Raises FetchError naming every source tried for the

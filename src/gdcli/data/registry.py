@@ -1,7 +1,14 @@
 """The registry of datasets: names, files, checksums, mirrors and class names, in one place.
 
-A file is identified by the SHA-256 of its decompressed IDX content, so the .gz a mirror serves,
-a gunzipped copy and a copy a packager recompressed (Debian's) all verify, and nothing else does.
+A file is identified by the SHA-256 of its content, so every faithful copy verifies and nothing
+else does. Each file has a kind, which says what its content is and how a copy may look:
+- "idx": the decompressed IDX content, so the .gz a mirror serves, a gunzipped copy and a copy a
+  packager recompressed (Debian's) all verify (data/idx.py);
+- "csv": a table's text with LF line endings, so a copy with CRLF line endings verifies too
+  (data/csvfile.py); a copy may also have one of the file's other names (`aliases`).
+
+The image datasets (DATASETS) are what networks train on; the tables (TABLES) are the data of the
+second seed's labs (book/labs.py). `gdcli fetch` gets either (get_source).
 
 Besides the built-in datasets, a JSON file named by $GDCLI_EXTRA_DATASETS may define more (an
 internal dataset in MNIST's format, or the tests' synthetic one); it is read here, with the same
@@ -25,22 +32,46 @@ N_PIXELS = IMAGE_SIDE * IMAGE_SIDE
 N_CLASSES = 10
 
 
+FILE_KINDS = ("idx", "csv")
+
+
 @dataclass(frozen=True)
 class DataFile:
-    """One IDX file of a dataset.
+    """One file of a dataset.
 
-    name: the original file name as mirrors serve it, without ".gz".
-    idx_bytes: the size of the decompressed IDX content, in bytes.
-    sha256: hex SHA-256 of the decompressed IDX content.
+    name: the original file name (an IDX file's without ".gz", as mirrors serve it gzip'd).
+    idx_bytes: the size of the content in bytes (decompressed IDX; a CSV's with LF endings).
+    sha256: hex SHA-256 of that content.
+    kind: "idx" or "csv" (see the module's docstring).
+    aliases: other names a copy of a CSV file may have (the lessons' `binary.csv`).
+    columns: a CSV file's header, its column names.
     """
 
     name: str
     idx_bytes: int
     sha256: str
+    kind: str = "idx"
+    aliases: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()
 
     @property
     def gz_name(self) -> str:
         return self.name + ".gz"
+
+    @property
+    def served_name(self) -> str:
+        """The name a mirror serves the file under (appended to its base URL)."""
+        return self.gz_name if self.kind == "idx" else self.name
+
+    @property
+    def local_names(self) -> tuple[str, ...]:
+        """The names a copy of the file may have in a folder, the preferred first."""
+        return (self.gz_name, self.name) if self.kind == "idx" else (self.name, *self.aliases)
+
+    def installed_name(self, source_name: str) -> str:
+        """The name a copy called `source_name` is installed under: an IDX file keeps its form
+        (.gz or raw), a CSV file its own name whatever the copy was called."""
+        return source_name if self.kind == "idx" else self.name
 
 
 @dataclass(frozen=True)
@@ -68,8 +99,34 @@ class Dataset:
     @property
     def system_dir(self) -> Path:
         """Where Debian installs a copy (`apt install dataset-fashion-mnist`)."""
-        root = os.environ.get("GDCLI_SYSTEM_DATASETS", "/usr/share/datasets")
-        return Path(root) / self.name
+        return _system_dir(self.name)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table in one CSV file (kind "csv") and its sources; rows: how many it has."""
+
+    name: str
+    file: DataFile
+    mirrors: tuple[str, ...]
+    rows: int
+
+    @property
+    def files(self) -> tuple[DataFile, ...]:
+        return (self.file,)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.file.columns
+
+    @property
+    def system_dir(self) -> Path:
+        """Where a system-wide copy would be (no distribution packages one yet)."""
+        return _system_dir(self.name)
+
+
+def _system_dir(name: str) -> Path:
+    return Path(os.environ.get("GDCLI_SYSTEM_DATASETS", "/usr/share/datasets")) / name
 
 
 def _files(sizes_and_sums: dict[str, str]) -> dict[str, DataFile]:
@@ -137,6 +194,28 @@ DATASETS: dict[str, Dataset] = {
         ),
     ),
 }
+# The graduate-admissions table of the second seed's labs, as the public repository
+# udacity/deep-learning-v2-pytorch (MIT licence) has it at commit c9404fc; the lessons shipped
+# the same rows as binary.csv with CRLF line endings (sha256 41e2312c...8397 as bytes).
+ADMISSIONS_REPO_FOLDER = (
+    "https://raw.githubusercontent.com/udacity/deep-learning-v2-pytorch/"
+    "c9404fc86181fc3f0906b368697268257f348535/intro-neural-networks/student-admissions/"
+)
+TABLES: dict[str, Table] = {
+    "admissions": Table(
+        name="admissions",
+        file=DataFile(
+            "student_data.csv",
+            5088,
+            "2f5dcda0e455631215709575cc2eede4e5fb4e94cda9c37dab54e26d79dcf8c2",
+            kind="csv",
+            aliases=("binary.csv",),
+            columns=("admit", "gre", "gpa", "rank"),
+        ),
+        mirrors=(ADMISSIONS_REPO_FOLDER,),
+        rows=400,
+    ),
+}
 DEFAULT_DATASET = "mnist"
 EXTRA_DATASETS_ENV = "GDCLI_EXTRA_DATASETS"
 FILE_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
@@ -157,6 +236,24 @@ def get_dataset(name: str) -> Dataset:
         return known[name]
     except KeyError:
         raise UsageError(f"unknown dataset {name!r} (known: {', '.join(known)})") from None
+
+
+def get_source(name: str) -> Dataset | Table:
+    """What `gdcli fetch --dataset name` gets: an image dataset or a table; a UsageError
+    listing every known name otherwise."""
+    known: dict[str, Dataset | Table] = {**registry(), **TABLES}
+    try:
+        return known[name]
+    except KeyError:
+        raise UsageError(f"unknown dataset {name!r} (known: {', '.join(known)})") from None
+
+
+def get_table(name: str) -> Table:
+    """The table `name` (TABLES); a UsageError listing the known tables otherwise."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise UsageError(f"unknown table {name!r} (known: {', '.join(TABLES)})") from None
 
 
 def load_extra(path: Path) -> dict[str, Dataset]:
@@ -196,7 +293,7 @@ def _str_list(value: Any) -> bool:
 def _extra_dataset(name: str, entry: Any, where: str) -> Dataset:
     where = f"{where}, dataset {name!r}"
     _plain_name(name, where)
-    if name in DATASETS:  # a built-in's checksums must not be replaceable from the environment
+    if name in DATASETS or name in TABLES:  # a built-in's checksums must stay the built-in's
         raise UsageError(f"{where}: a built-in dataset cannot be redefined")
     ok = isinstance(entry, dict) and isinstance(entry.get("files"), dict)
     _expect(ok, where, '{"files": {...}, ...}')
@@ -232,8 +329,9 @@ def resolve_data_dir(explicit: Path | None = None) -> Path:
 
 
 def local_copy(folder: Path, f: DataFile) -> Path | None:
-    """The copy of `f` in `folder`, gzip'd (`name.gz`) or raw (`name`), if either exists."""
-    for candidate in (folder / f.gz_name, folder / f.name):
-        if candidate.is_file():
-            return candidate
+    """The copy of `f` in `folder` under one of its names (an IDX file gzip'd, `name.gz`, or
+    raw, `name`; a CSV file by its name or an alias), if one exists."""
+    for candidate in f.local_names:
+        if (folder / candidate).is_file():
+            return folder / candidate
     return None

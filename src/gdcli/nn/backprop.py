@@ -109,7 +109,7 @@ class Backprop:
         self.kept: list[list[np.ndarray]] | None = None
         self.gate_masks: list[list[np.ndarray]] | None = None
         # per layer: (layer, acts = f(sums) bound to the buffers or None if linear, sums, outs)
-        fs = (f.bound(h, a) for f, h, a in zip(self.f, self.sums, self.acts, strict=True))
+        fs = (f.bound(h, a, net.exp) for f, h, a in zip(self.f, self.sums, self.acts, strict=True))
         self.plan = list(zip(layers, fs, self.sums, self.acts, self.outs, strict=True))
         self.repeat = BATCH_REPEAT in errata and rows > 1
 
@@ -204,7 +204,7 @@ class Backprop:
     def weight_deltas(self, i: int, inputs_t: np.ndarray) -> np.ndarray:
         """Layer i's weight deltas from its inputs, transposed (n_in, rows): inputs.T @ delta
         [+ l2 W], 0 where frozen, into grads[i]."""
-        grads = np.dot(inputs_t, self.deltas[i], out=self.grads[i])
+        grads = self.dot(inputs_t, self.deltas[i], out=self.grads[i])
         if self.rule.l2:
             grads += self.rule.l2 * self.net.layers[i].weights
         if self.trainable[i] is not None:

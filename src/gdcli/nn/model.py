@@ -19,6 +19,7 @@ from itertools import pairwise
 import numpy as np
 
 Dot = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Exp = Callable[[np.ndarray], np.ndarray]
 _ZERO = np.float64(0.0)
 
 
@@ -30,7 +31,13 @@ def _relu_deriv(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return np.heaviside(a, _ZERO, out=out)  # 1.0 where a > 0, else 0.0
 
 
-def _sigmoid(h: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def _sigmoid(h: np.ndarray, out: np.ndarray | None = None, exp: Exp = np.exp) -> np.ndarray:
+    if exp is not np.exp:  # another e^x (the labs' C library exp, book/labs.py): no buffers
+        result = 1.0 / (1.0 + exp(-h))
+        if out is None:
+            return result
+        np.copyto(out, result)
+        return out
     out = np.negative(h, out=out)  # 1 / (1 + exp(-h)), step by step into one buffer
     np.exp(out, out=out)
     out += 1.0
@@ -66,13 +73,18 @@ class Activation:
     f: Callable[..., np.ndarray]
     deriv: Callable[..., np.ndarray] | None
 
-    def bound(self, h: np.ndarray, out: np.ndarray) -> Callable[[], np.ndarray] | None:
+    def bound(
+        self, h: np.ndarray, out: np.ndarray, exp: Exp = np.exp
+    ) -> Callable[[], np.ndarray] | None:
         """out = f(h) as a call with no arguments (None for linear: out is h itself). numpy's
-        own functions are bound as they are: a call costs no Python frame of ours."""
+        own functions are bound as they are: a call costs no Python frame of ours. exp: how
+        sigmoid computes e^x."""
         if self.deriv is None:
             return None
         if self.f is _relu:
             return functools.partial(np.maximum, h, _ZERO, out=out)
+        if self.f is _sigmoid:
+            return functools.partial(_sigmoid, h, out=out, exp=exp)
         return functools.partial(self.f, h, out=out)
 
     def bound_deriv(self, a: np.ndarray, out: np.ndarray) -> Callable[[], np.ndarray] | None:
@@ -92,8 +104,11 @@ ACTIVATIONS: dict[str, Activation] = {
 }
 
 
-def activate(name: str, h: np.ndarray) -> np.ndarray:
-    """f(h) for the activation `name`, elementwise, in a new array (h itself if linear)."""
+def activate(name: str, h: np.ndarray, exp: Exp = np.exp) -> np.ndarray:
+    """f(h) for the activation `name`, elementwise, in a new array (h itself if linear).
+    exp: how sigmoid computes e^x."""
+    if name == "sigmoid":
+        return _sigmoid(h, exp=exp)
     return ACTIVATIONS[name].f(h)
 
 
@@ -130,20 +145,23 @@ class Layer:
         h = dot(x, self.weights)
         return h if self.bias is None else h + self.bias
 
-    def forward(self, x: np.ndarray, dot: Dot = np.matmul) -> np.ndarray:
+    def forward(self, x: np.ndarray, dot: Dot = np.matmul, exp: Exp = np.exp) -> np.ndarray:
         """The layer's output f(h): x (..., n_in) -> (..., n_out)."""
-        return activate(self.activation, self.sums(x, dot))
+        return activate(self.activation, self.sums(x, dot), exp)
 
 
 @dataclass
 class Network:
     """layers: input to output. loss: "mse" (squared error) or "softmax" (softmax output and
     cross-entropy; the last layer is then linear). dot: how x @ weights is summed (numpy's
-    matmul, or sequential_dot for the chapter's toy examples)."""
+    matmul, or sequential_dot for the chapter's toy examples). exp: how sigmoid's e^x is
+    computed (numpy's, whose SIMD code on some CPUs differs from the C library's exp in the last
+    bit; the second seed's labs use the C library's, book/labs.py)."""
 
     layers: list[Layer]
     loss: str = "mse"
     dot: Dot = field(default=np.matmul, repr=False, compare=False)
+    exp: Exp = field(default=np.exp, repr=False, compare=False)
 
     @property
     def n_inputs(self) -> int:
@@ -157,7 +175,7 @@ class Network:
         """[x, layer 1's output, ..., the network's output]: x (..., n_inputs)."""
         outs = [x]
         for layer in self.layers:
-            outs.append(layer.forward(outs[-1], self.dot))
+            outs.append(layer.forward(outs[-1], self.dot, self.exp))
         if self.loss == "softmax":
             outs[-1] = softmax(outs[-1])
         return outs
@@ -170,7 +188,7 @@ class Network:
         """The last layer's weighted sums (+ bias), before its activation or softmax:
         x (..., n_inputs) -> (..., n_outputs)."""
         for layer in self.layers[:-1]:
-            x = layer.forward(x, self.dot)
+            x = layer.forward(x, self.dot, self.exp)
         return self.layers[-1].sums(x, self.dot)
 
 
