@@ -10,7 +10,7 @@ from conftest import assert_one_line_error, run_cli
 from threadpoolctl import threadpool_info
 
 from gdcli.errors import UsageError
-from gdcli.nn.threads import ENV, blas_thread_limit, training_threads
+from gdcli.nn.threads import ENV, blas_thread_limit, threads_for_work, training_threads
 
 
 @pytest.mark.parametrize(
@@ -65,3 +65,14 @@ def test_train_refuses_a_bad_thread_count(synthetic_data_dir: Path, tmp_path: Pa
     )  # fmt: skip
     assert_one_line_error(result, 2, ENV, "'lots'")
     assert not out.exists()
+
+
+def test_the_default_follows_the_work() -> None:
+    """One thread for per-image steps and small batches; BLAS's own for large batch products
+    (chapter 9's 100 x 784 x 100); the user's choice wins either way."""
+    assert threads_for_work(1, 784, 40) == 1  # chapter 8, one image at a time
+    assert threads_for_work(10, 784, 10) == 1  # best.toml's batches of 10
+    assert threads_for_work(100, 784, 100) is None  # chapter 9
+    assert blas_thread_limit({}, default=None) is None
+    assert blas_thread_limit({ENV: "1"}, default=None) == 1
+    assert blas_thread_limit({ENV: "auto"}, default=1) is None

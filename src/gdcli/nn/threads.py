@@ -1,7 +1,12 @@
-"""How many threads BLAS may use while gdcli trains: one, unless the user says otherwise.
+"""How many threads BLAS may use while gdcli trains: chosen by the work, unless the user says.
 
-Why one. Every product gdcli makes in a training step is small: a block of 64 images times the
-784x10 weights, a mini-batch of 20 times 784x256. OpenBLAS splits each one over all cores anyway
+One thread for small products: per-image steps and their blocks, mini-batches whose product
+is under PARALLEL_WORK multiply-adds. BLAS's own threads for mini-batches at least that large
+(chapter 9's 100 images times 784x100, 7.8 million), whose products take a millisecond or more:
+there one thread gives up the second core (book-ch9 trained in 8.2 s on one thread and 5.0 s on
+BLAS's two). scripts/bench-busy.py measures both choices, quiet and with one core busy.
+
+Why one for small products. OpenBLAS splits each one over all cores anyway
 (two here) and its threads busy-wait for each other at the end of every product. On a quiet
 machine that costs nothing, but when another process holds one core, the thread waiting on that
 core gets a time slice only every few milliseconds, so each product of a few microseconds waits
@@ -37,13 +42,24 @@ ENV = "GDCLI_BLAS_THREADS"
 STANDARD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 DEFAULT_THREADS = 1
 MAX_THREADS = 1024
+# A step's first product, batch x inputs x units multiply-adds, from which BLAS's threads pay.
+PARALLEL_WORK = 1_000_000
 
 
-def blas_thread_limit(environ: Mapping[str, str]) -> int | None:
-    """The number of BLAS threads for training, or None to leave BLAS as it is."""
+def threads_for_work(batch_size: int, n_inputs: int, units: int) -> int | None:
+    """The default for a run whose steps take batches of `batch_size` images through a first
+    layer of n_inputs x units: DEFAULT_THREADS, or None (BLAS's own) for large products."""
+    return None if batch_size * n_inputs * units >= PARALLEL_WORK else DEFAULT_THREADS
+
+
+def blas_thread_limit(
+    environ: Mapping[str, str], default: int | None = DEFAULT_THREADS
+) -> int | None:
+    """The number of BLAS threads for training, or None to leave BLAS as it is: the user's
+    choice, else `default` (threads_for_work)."""
     value = environ.get(ENV, "").strip()
     if value == "":
-        return None if any(environ.get(name) for name in STANDARD_ENV) else DEFAULT_THREADS
+        return None if any(environ.get(name) for name in STANDARD_ENV) else default
     if value.lower() == "auto":
         return None
     if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_THREADS:
@@ -54,10 +70,12 @@ def blas_thread_limit(environ: Mapping[str, str]) -> int | None:
     return int(value)
 
 
-def training_threads(environ: Mapping[str, str] | None = None) -> AbstractContextManager:
-    """What train() runs in: BLAS limited to blas_thread_limit(environ or os.environ) threads
-    (restored on exit), or nothing when the user chose to leave BLAS as it is."""
-    limit = blas_thread_limit(os.environ if environ is None else environ)
+def training_threads(
+    environ: Mapping[str, str] | None = None, default: int | None = DEFAULT_THREADS
+) -> AbstractContextManager:
+    """What train() runs in: BLAS limited to blas_thread_limit(environ or os.environ, default)
+    threads (restored on exit), or nothing when BLAS is left as it is."""
+    limit = blas_thread_limit(os.environ if environ is None else environ, default)
     if limit is None:
         return contextlib.nullcontext()
     return ThreadpoolController().limit(limits=limit, user_api="blas")

@@ -26,7 +26,7 @@ from gdcli.nn import engines
 from gdcli.nn.backprop import StepRule
 from gdcli.nn.metrics import accuracy, evaluate, squared_error
 from gdcli.nn.model import Network, new_network
-from gdcli.nn.threads import training_threads
+from gdcli.nn.threads import threads_for_work, training_threads
 
 # Divergence: an epoch whose train error is more than this many times the error of the untrained
 # network on the same images (or an error or weight no longer finite). The book's 784x10 network
@@ -173,8 +173,11 @@ def train(
     result.diverged_at set, when training diverges (_diverged). engine: "reference", "blocked"
     or "gram" (engines.py); None, the fastest that computes cfg's steps.
     """
-    with training_threads():  # small products: one BLAS thread (gdcli/nn/threads.py)
-        return _train(cfg, data, on_epoch, engines.choose(cfg, engine))
+    chosen = engines.choose(cfg, engine)
+    units = cfg.hidden[0] if cfg.hidden else N_CLASSES
+    batch = 1 if chosen.name != "reference" else cfg.batch_size  # per-image engines: blocks
+    with training_threads(default=threads_for_work(batch, data.x_train.shape[1], units)):
+        return _train(cfg, data, on_epoch, chosen)
 
 
 def _train(
