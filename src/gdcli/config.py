@@ -15,7 +15,8 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 from gdcli.book.errata import BATCH_REPEAT, ERRATA
 from gdcli.data.registry import DEFAULT_DATASET, N_CLASSES, N_PIXELS, registry
-from gdcli.errors import UsageError
+from gdcli.errors import UsageError, shorten
+from gdcli.io.paths import MAX_INPUT_BYTES, check_input
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -183,14 +184,8 @@ def parse_spec(spec: str, size: int, name: str) -> list[int]:
     return sorted(out)
 
 
-MAX_CONFIG_BYTES = 1_000_000  # a config is a few lines; more is not a config file
-MAX_SHOWN = 60  # characters of a bad value echoed into an error message
-
-
-def _short(value: Any) -> str:
-    """repr(value), cut to MAX_SHOWN characters: a huge value is not echoed whole."""
-    text = repr(value)
-    return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 3]}... ({len(text):,} chars)"
+MAX_CONFIG_BYTES = MAX_INPUT_BYTES["config"]  # a config is a few lines; more is not a config
+_short = shorten  # a bad value, cut to errors.MAX_SHOWN characters
 
 
 def _kind(default: Any, item: type | None = None) -> str:
@@ -244,6 +239,7 @@ def _line_of(text: str, key: str) -> str:
 
 def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
     """The text of a TOML file and its table; UsageError for anything that is not one."""
+    check_input(path, "config")
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_CONFIG_BYTES + 1)

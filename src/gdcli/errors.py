@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 import signal
+from typing import Any
+
+MAX_SHOWN = 60  # characters of a bad value (a config value, an environment variable) echoed
+
+
+def shorten(value: Any, limit: int = MAX_SHOWN) -> str:
+    """repr(value), cut to `limit` characters: a huge value is not echoed whole, and a newline
+    or a control character in it shows escaped (repr), never splitting the message's line."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 3]}... ({len(text):,} chars)"
 
 
 class GdcliError(Exception):

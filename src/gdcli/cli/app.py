@@ -17,7 +17,7 @@ import os
 import re
 import signal
 import sys
-import tempfile
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,7 +27,8 @@ import typer
 from gdcli import __version__
 from gdcli.cli.terminal import print_error, stdout
 from gdcli.data.registry import DATASETS, DEFAULT_DATASET
-from gdcli.errors import GdcliError, Interrupted, UsageError
+from gdcli.errors import GdcliError, Interrupted
+from gdcli.io.paths import check_output
 
 app = typer.Typer(
     help="Learn and experiment with the gradient descent of Grokking Deep Learning on MNIST.",
@@ -128,30 +129,9 @@ def _root(
     """gdcli: fetch MNIST, train the book's networks, look at what they learned."""
 
 
-def check_writable(path: Path, option_name: str) -> None:
-    """Fail now, before any long work, if a file cannot be written at `path`.
-
-    UsageError when `path` is a folder or not a regular file, when a parent is a file, or when
-    the nearest existing folder refuses a new file (permissions, read-only file system; tried
-    for real). Missing folders are fine: the atomic writer creates them.
-    """
-    path = Path(path)
-    where = f"{option_name} {path}"
-    try:
-        if path.is_dir():
-            raise UsageError(f"{where}: is a folder; name a file")
-        if path.exists() and not path.is_file():
-            raise UsageError(f"{where}: exists and is not a regular file")
-        folder = path.absolute().parent
-        while not folder.exists():
-            folder = folder.parent
-        if not folder.is_dir():
-            raise UsageError(f"{where}: {folder} is not a folder")
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".check", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise UsageError(f"{where}: cannot write there: {exc.strerror or exc}") from exc
+def check_writable(path: Path, option_name: str, inputs: Sequence[tuple[str, Any]] = ()) -> None:
+    """io.paths.check_output for an option's file: `option_name` and the path name it."""
+    check_output(path, f"{option_name} {path}", inputs)
 
 
 # typer >= 0.2x vendors click as typer._click; older typer uses click itself. Find its

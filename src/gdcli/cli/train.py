@@ -207,7 +207,7 @@ def train_cmd(
     given["init_scale"] = parse_list(init_scale, float, "init_scale")
     given["errata"] = parse_list(errata, str, "errata")
     cfg = make_config(config, given)
-    _check_outputs(out, metrics)
+    _check_outputs(out, metrics, config)
     err = stderr_console(quiet)
     with spinner(err, f"loading {cfg.dataset}" + (", deskewing" if cfg.deskew else "")):
         data = load_data(cfg, resolve_data_dir(data_dir))
@@ -265,13 +265,14 @@ def train_cmd(
     )
 
 
-def _check_outputs(out: Path, metrics: Path | None) -> None:
-    """Every output path can be written: checked before the data loads and training starts."""
-    check_writable(out, "--out")
+def _check_outputs(out: Path, metrics: Path | None, config: Path | None) -> None:
+    """Every output path can be written and is none of the inputs: checked before the data
+    loads and training starts."""
+    check_writable(out, "--out", [("the --config file", config)])
     if metrics is not None:
-        check_writable(metrics, "--metrics")
-        if metrics.absolute() == out.absolute():
-            raise UsageError(f"--metrics {metrics} is the --out file; name another file")
+        check_writable(
+            metrics, "--metrics", [("the --out file", out), ("the --config file", config)]
+        )
 
 
 def _parse_alpha(text: str | None) -> float | None:

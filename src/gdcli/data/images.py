@@ -22,6 +22,7 @@ import numpy as np
 
 from gdcli.errors import UsageError
 from gdcli.io.atomic import write_bytes
+from gdcli.io.paths import check_input
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -63,6 +64,7 @@ def read_grey(path: Path, max_side: int | None = None) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
+    check_input(path, "image")
     try:
         fp = open(path, "rb")  # noqa: SIM115  (closed below, after Pillow's lazy reads)
     except OSError as exc:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gdcli.errors import UsageError
+from gdcli.io.paths import check_input
 
 SPLITS = ("train", "test")
 IMAGE_SIDE = 28
@@ -168,6 +169,10 @@ def load_extra(path: Path) -> dict[str, Dataset]:
     and "classes" are optional (none; the ten digits).
     """
     where = f"${EXTRA_DATASETS_ENV} file {path}"
+    try:
+        check_input(path, "registry file")
+    except UsageError as exc:
+        raise UsageError(f"${EXTRA_DATASETS_ENV}: {exc.message}") from None
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

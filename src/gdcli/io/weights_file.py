@@ -32,8 +32,9 @@ import numpy as np
 
 from gdcli.config import DEFAULTS, KEYS
 from gdcli.data.registry import DATASETS, N_CLASSES, N_PIXELS
-from gdcli.errors import GdcliError, UsageError
+from gdcli.errors import GdcliError, UsageError, shorten
 from gdcli.io.atomic import atomic_path
+from gdcli.io.paths import check_input
 from gdcli.nn.model import ACTIVATIONS, Layer, Network
 
 FORMAT = 2
@@ -126,12 +127,11 @@ def load(path: Path) -> WeightsFile:
     non-finite weights) is a GdcliError (exit 1) whose one line names the file and the fault.
     """
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise UsageError(
             f"no weights file at {path}", hint="train one first with `gdcli train` (--out PATH)"
         )
-    if path.is_dir():
-        raise UsageError(f"{path} is a folder, not a weights file")
+    check_input(path, "weights file")
     try:
         with zipfile.ZipFile(path) as zf:
             return _read(zf)
@@ -423,8 +423,7 @@ def _json_kind(v: Any) -> str:
 
 def _short(value: Any, limit: int = 40) -> str:
     """repr(value), cut so a huge crafted value is not echoed whole."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return shorten(value, limit)
 
 
 def _dims(w: np.ndarray) -> str:

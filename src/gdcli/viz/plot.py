@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gdcli.errors import GdcliError, UsageError
+from gdcli.errors import GdcliError
 from gdcli.io import weights_file
+from gdcli.io.paths import MAX_INPUT_BYTES, check_input
 
 FORMATS = ("png", "svg")
 # One colour per run, in order (matplotlib's tab10); the report's run headings use them too.
@@ -44,10 +45,7 @@ class Run:
 def load_run(path: Path) -> Run:
     """A weights file (.npz, told by its zip signature) or a metrics file (JSON lines)."""
     path = Path(path)
-    if not path.exists():
-        raise UsageError(f"no such file: {path}")
-    if path.is_dir():
-        raise UsageError(f"{path} is a folder, not a weights or metrics file")
+    check_input(path, "run", MAX_INPUT_BYTES["weights file"])
     if zipfile.is_zipfile(path):
         wf = weights_file.load(path)
         return Run(path, dict(wf.meta.get("config", {})), list(wf.history), wf)
@@ -59,6 +57,7 @@ def load_run(path: Path) -> Run:
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """The epochs of a metrics file, checked: each line an object with an epoch >= 1 and numbers
     (or null) for the metrics. Anything else is a GdcliError naming the line."""
+    check_input(path, "metrics file")
     try:
         text = Path(path).read_bytes().decode("utf-8")
     except OSError as exc:

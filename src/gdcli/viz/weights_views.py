@@ -18,6 +18,7 @@ from gdcli.data.images import pgm_bytes, png_bytes
 from gdcli.data.registry import DATASETS
 from gdcli.errors import UsageError
 from gdcli.io.atomic import write_bytes
+from gdcli.io.paths import check_not_input
 from gdcli.io.weights_file import WeightsFile
 from gdcli.viz import weights_figure as figure
 from gdcli.viz.heatmap import Scale, choose_scale, digit_image
@@ -105,6 +106,19 @@ def check(wf: WeightsFile, opts: Options, source: Path) -> None:
         if opts.animate.suffix.lower() != ".gif":
             raise UsageError(f"--animate writes a GIF; name it *.gif, not {opts.animate.name}")
         _check_folder(opts.animate.parent, "--animate", opts.animate)
+    inputs = [("the weights file", source)]
+    for path in planned(wf, opts):
+        where = f"--animate {path}" if path == opts.animate else f"--out-dir {opts.out_dir}: {path}"
+        check_not_input(path, where, inputs)
+
+
+def planned(wf: WeightsFile, opts: Options) -> list[Path]:
+    """Every file draw() would write for `wf` and `opts`."""
+    view = _View(wf, opts)
+    paths = [opts.out_dir / f"{view.stem}-{j}.{f}" for j in view.panels for f in opts.formats]
+    paths.append(opts.out_dir / "grid.png")
+    paths += [opts.out_dir / f"layer-{i}.png" for i in range(2, len(wf.network.layers) + 1)]
+    return paths + ([opts.animate] if opts.animate is not None else [])
 
 
 def _check_folder(folder: Path, option: str, named: Path) -> None:

@@ -1,0 +1,145 @@
+"""Hostile inputs, round two (issue 18): each kind of fault, through the CLI.
+
+Where the process matters (FIFOs that would block, signals, memory limits, SIGKILL) the CLI
+runs as a real subprocess through `run_process`, built on conftest's cli_command()/cli_env();
+elsewhere through conftest's run_cli.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import assert_one_line_error, cli_command, cli_env, run_cli
+
+
+def run_process(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`gdcli ARGS` as a real subprocess (a FIFO must not block it; its exit is what counts)."""
+    return subprocess.run(
+        cli_command(*args), capture_output=True, text=True, cwd=cwd, env=cli_env(env),
+        timeout=timeout,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -> Path:
+    """A small trained weights file (784-10, snapshots), with its metrics file beside it."""
+    out = tmp_path_factory.mktemp("hostile") / "w.npz"
+    result = run_cli(
+        "train", "--data-dir", str(synthetic_data_dir), "--n-train", "100", "--epochs", "3",
+        "--out", str(out), "--metrics", str(out.with_suffix(".jsonl")), "-q",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    return path
+
+
+# ---------------------------------------------------------------- inputs that are not files
+
+
+def test_a_fifo_is_refused_by_every_reader_without_blocking(tmp_path, fifo, weights):
+    cases = [
+        (["evaluate", str(fifo)], {}),
+        (["plot", str(fifo), "--out", str(tmp_path / "c.png")], {}),
+        (["predict", str(weights), "--image", str(fifo)], {}),
+        (["train", "--config", str(fifo), "--out", str(tmp_path / "x.npz")], {}),
+        (["train", "--out", str(tmp_path / "x.npz")], {"GDCLI_EXTRA_DATASETS": str(fifo)}),
+    ]
+    for args, env in cases:
+        result = run_process(*args, env=env, timeout=30)
+        assert_one_line_error(result, 2, str(fifo), "FIFO")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+def test_a_symlink_to_a_device_is_a_device(tmp_path):
+    link = tmp_path / "m.jsonl"
+    link.symlink_to("/dev/zero")
+    result = run_process("plot", str(link), "--out", str(tmp_path / "c.png"), timeout=30)
+    assert_one_line_error(result, 2, "m.jsonl is a device")
+
+
+def test_an_input_larger_than_its_kind_can_be_is_refused_unread(tmp_path):
+    from gdcli.io.paths import MAX_INPUT_BYTES
+
+    big = tmp_path / "m.jsonl"
+    with open(big, "wb") as f:  # sparse: costs no disk
+        f.truncate(MAX_INPUT_BYTES["metrics file"] + 1)
+    result = run_cli("plot", str(big), "--out", str(tmp_path / "c.png"))
+    assert_one_line_error(result, 2, "more than a metrics file can be")
+
+
+# ------------------------------------------------------------- outputs that are inputs
+
+
+def _same(before: dict[Path, bytes]) -> None:
+    for path, data in before.items():
+        assert path.read_bytes() == data, f"{path} was overwritten"
+
+
+def test_predict_never_overwrites_its_picture(tmp_path, weights):
+    from test_predict import draw
+
+    picture = tmp_path / "mine.png"
+    draw(3).save(picture)
+    before = {picture: picture.read_bytes()}
+    for option in ("--show-input", "--explain"):
+        result = run_cli("predict", str(weights), "--image", str(picture), option, str(picture))
+        assert_one_line_error(result, 2, f"{option} {picture} is the --image file")
+    _same(before)
+
+
+def test_train_never_overwrites_its_config(tmp_path, synthetic_data_dir):
+    config = tmp_path / "c.toml"
+    config.write_text("epochs = 1\nn_train = 50\n")
+    before = {config: config.read_bytes()}
+    for option in ("--out", "--metrics"):
+        args = ["--out", str(tmp_path / "w.npz")] if option == "--metrics" else []
+        result = run_cli("train", "--config", str(config), "--data-dir", str(synthetic_data_dir),
+                         *args, option, str(config))  # fmt: skip
+        assert_one_line_error(result, 2, f"{option} {config} is the --config file")
+    _same(before)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
+
+
+def test_plot_and_report_never_overwrite_their_runs(tmp_path, weights):
+    metrics = tmp_path / "m.svg"  # a metrics file, whatever its name says
+    shutil.copy(weights.with_suffix(".jsonl"), metrics)
+    run = tmp_path / "run.html"  # a weights file
+    shutil.copy(weights, run)
+    linked = tmp_path / "other.png"  # the same metrics file under a second name
+    os.link(metrics, linked)
+    before = {metrics: metrics.read_bytes(), run: run.read_bytes()}
+    cases = [
+        (["plot", str(metrics), "--out", str(metrics)], f"--out {metrics} is the run {metrics}"),
+        (["plot", str(metrics), "--out", str(linked)], f"--out {linked} is the run {metrics}"),
+        (["report", str(run), "--out", str(run)], f"--out {run} is the run {run}"),
+    ]
+    for args, needle in cases:
+        assert_one_line_error(run_cli(*args), 2, needle)
+    _same(before)
+
+
+def test_visualize_weights_never_overwrites_the_weights_file(tmp_path, weights):
+    grid = tmp_path / "grid.png"  # the weights file, named as a picture the command writes
+    shutil.copy(weights, grid)
+    gif = tmp_path / "w.gif"
+    shutil.copy(weights, gif)
+    before = {grid: grid.read_bytes(), gif: gif.read_bytes()}
+    result = run_cli("visualize-weights", str(grid), "--out-dir", str(tmp_path))
+    assert_one_line_error(result, 2, f"{grid} is the weights file")
+    result = run_cli("visualize-weights", str(gif), "--out-dir", str(tmp_path / "o"),
+                     "--animate", str(gif))  # fmt: skip
+    assert_one_line_error(result, 2, f"--animate {gif} is the weights file")
+    _same(before)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png", "w.gif"]
