@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -143,3 +145,39 @@ def test_visualize_weights_never_overwrites_the_weights_file(tmp_path, weights):
     assert_one_line_error(result, 2, f"--animate {gif} is the weights file")
     _same(before)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png", "w.gif"]
+
+
+# ------------------------------------------------------------------------- early signals
+
+
+def _catches(pid: int, signum: int) -> bool:
+    """Whether process `pid` has a handler for `signum` (its SigCgt mask in /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(mask, 16) >> (signum - 1) & 1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_at_any_early_instant_is_one_line(tmp_path, synthetic_data_dir, signum):
+    """From the moment gdcli's handler is installed (Python does not catch SIGTERM, so a caught
+    SIGTERM is gdcli's), a signal while importing, loading or training is one line, 130/143."""
+    args = ["train", "--data-dir", str(synthetic_data_dir), "--epochs", "100000",
+            "--out", str(tmp_path / "w.npz"), "-q"]  # fmt: skip
+    for delay in (0.0, 0.01, 0.03, 0.06, 0.1, 0.15, 0.25, 0.4, 0.7, 1.5):
+        proc = subprocess.Popen(cli_command(*args), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=cli_env())  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not _catches(proc.pid, signal.SIGTERM) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        time.sleep(delay)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert proc.returncode == 128 + signum, (delay, proc.returncode, err)
+        assert len(lines) == 1 and lines[0].startswith("error: "), (delay, err)
+        assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

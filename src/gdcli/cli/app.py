@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import sys
 from collections.abc import Sequence
 from enum import Enum
@@ -27,6 +26,7 @@ import typer
 from gdcli import __version__
 from gdcli.cli.terminal import print_error, stdout
 from gdcli.data.registry import DATASETS, DEFAULT_DATASET
+from gdcli.entry import exit_interrupted, install_signal_handlers
 from gdcli.errors import GdcliError, Interrupted
 from gdcli.io.paths import check_output
 
@@ -177,10 +177,6 @@ def _click_error_lines(exc: Exception, args: list[str]) -> tuple[str, str | None
     return message[:1].lower() + message[1:], hint
 
 
-def _raise_interrupted(signum: int, frame: object) -> None:
-    raise Interrupted(signum)
-
-
 def _exit_quietly_on_broken_pipe() -> None:
     """The reader of stdout went away (`gdcli ... | head`): no traceback at exit."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -194,16 +190,13 @@ def main(argv: list[str] | None = None) -> None:
     Exit codes: 0 done; 1 the work failed; 2 bad usage or input (click's own usage errors
     included); 130 Ctrl-C (SIGINT) and 143 SIGTERM, after clean-up.
     """
-    signal.signal(signal.SIGINT, _raise_interrupted)
-    signal.signal(signal.SIGTERM, _raise_interrupted)
+    install_signal_handlers()  # already done by gdcli.entry; again for callers of main() alone
     args = sys.argv[1:] if argv is None else argv
     command = typer.main.get_command(app)
     try:
         code = command.main(args=args, prog_name="gdcli", standalone_mode=False)
     except Interrupted as exc:
-        name = signal.Signals(exc.signum).name
-        print_error(f"{exc.message} ({name}); nothing half-written was left behind")
-        sys.exit(exc.exit_code)
+        exit_interrupted(exc)
     except GdcliError as exc:
         print_error(exc.message, exc.hint)
         sys.exit(exc.exit_code)
