@@ -181,3 +181,99 @@ def test_a_signal_at_any_early_instant_is_one_line(tmp_path, synthetic_data_dir,
         assert len(lines) == 1 and lines[0].startswith("error: "), (delay, err)
         assert "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------- sizes bounded before allocation
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--hidden", "1024", "--n-train", "10", "--snapshots", "0-320", "--epochs", "320"],
+         ["the weights file would hold 1.05 GB", "at most 1.00 GB"]),
+        (["--hidden", "1000000000"], ["the weights file would hold", "TB"]),
+        (["--hidden", "9223372036854775807"], ["the weights file would hold"]),
+        (["--snapshots", "0-100000000000", "--epochs", "100000000000"],
+         ["names 100,000,000,001 epochs; at most 10,000"]),
+        (["--hidden", ",".join(["5"] * 70)], ["70 hidden layers", "at most 63"]),
+    ],
+)  # fmt: skip
+def test_what_train_would_write_is_checked_against_the_reader_first(tmp_path, args, needles):
+    started = time.monotonic()
+    result = run_cli("train", *args, "--out", str(tmp_path / "w.npz"))
+    assert_one_line_error(result, 2, *needles)
+    assert time.monotonic() - started < 20  # refused before anything was expanded or trained
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_train_writes_at_the_limit_reads_back(tmp_path, synthetic_data_dir):
+    from gdcli import sizes
+    from gdcli.config import TrainConfig
+
+    # The largest snapshot count a 784-1024-10 network may keep, by the estimator, is written
+    # and read back (the estimate is never smaller than the file).
+    cfg = TrainConfig(hidden=(1024,), n_train=10, epochs=3, snapshots="0-3")
+    est = sizes.estimate(cfg, 10, 200, 4)
+    out = tmp_path / "w.npz"
+    result = run_cli("train", "--data-dir", str(synthetic_data_dir), "--hidden", "1024",
+                     "--n-train", "10", "--epochs", "3", "--snapshots", "0-3", "--out", str(out),
+                     "-q")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    import zipfile
+
+    with zipfile.ZipFile(out) as zf:
+        held = sum(i.file_size for i in zf.infolist())
+    assert held <= est.file < 1.2 * held
+    assert run_cli("evaluate", str(out), "--data-dir", str(synthetic_data_dir)).returncode == 0
+
+
+AS_LIMIT = str(2_000_000_000)
+
+
+def run_limited(*args: str, limit: str = AS_LIMIT, **kw) -> subprocess.CompletedProcess[str]:
+    """gdcli under an address-space limit (prlimit --as), as a real subprocess."""
+    if shutil.which("prlimit") is None:
+        pytest.skip("needs prlimit (util-linux) to limit a subprocess's memory")
+    return subprocess.run(["prlimit", f"--as={limit}", *cli_command(*args)], capture_output=True,
+                          text=True, env=cli_env(), timeout=120, **kw)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--hidden", "100000", "--snapshots", "none"],
+        ["--n-train", "60000", "--batch-size", "60000", "--hidden", "1000"],
+        ["--hidden", "256", "--n-train", "10", "--snapshots", "0-1200", "--epochs", "1200"],
+    ],
+)
+def test_what_would_not_fit_in_memory_is_refused_in_one_line(tmp_path, synthetic_data_dir, args):
+    result = run_limited("train", "--data-dir", str(synthetic_data_dir), *args,
+                         "--out", str(tmp_path / "w.npz"))  # fmt: skip
+    assert_one_line_error(result, 2, "would take about", "GB of memory", "is available")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_that_fits_runs_under_the_same_limit(tmp_path, synthetic_data_dir):
+    result = run_limited("train", "--data-dir", str(synthetic_data_dir), "--hidden", "40",
+                         "--epochs", "2", "--out", str(tmp_path / "w.npz"), "-q")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def test_out_of_memory_is_one_line_exit_1(monkeypatch, capsys, weights, synthetic_data_dir):
+    import importlib
+
+    app_module = importlib.import_module("gdcli.cli.app")  # gdcli.cli.app is also the Typer app
+    evaluate_module = importlib.import_module("gdcli.cli.evaluate")
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(evaluate_module, "evaluate_net", exhausted)
+    with pytest.raises(SystemExit) as exit_info:
+        app_module.main(["evaluate", str(weights), "--data-dir", str(synthetic_data_dir)])
+    assert exit_info.value.code == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == (
+        "error: out of memory while running `gdcli evaluate`; nothing half-written was left behind"
+    )
+    assert len(lines) == 2 and lines[1].startswith("hint: ")

@@ -214,6 +214,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except BrokenPipeError:
         _exit_quietly_on_broken_pipe()
+    except MemoryError:  # the last line of defence: sizes are estimated and bounded before
+        what = next((a for a in args if not a.startswith("-")), None)
+        doing = f"`gdcli {what}`" if what else "gdcli"
+        print_error(
+            f"out of memory while running {doing}; nothing half-written was left behind",
+            hint="give gdcli more memory, or ask it for less (see the command's --help)",
+        )
+        sys.exit(1)
     try:
         sys.stdout.flush()
     except BrokenPipeError:

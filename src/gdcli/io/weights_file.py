@@ -30,6 +30,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from gdcli import sizes
 from gdcli.config import DEFAULTS, KEYS
 from gdcli.data.registry import DATASETS, N_CLASSES, N_PIXELS
 from gdcli.errors import GdcliError, UsageError, shorten
@@ -38,11 +39,12 @@ from gdcli.io.paths import check_input
 from gdcli.nn.model import ACTIVATIONS, Layer, Network
 
 FORMAT = 2
-# What a file may hold once decompressed, all members together. A 784-1024-1024-10 network
-# with eleven snapshots needs 170 MB; a crafted member claiming more is refused unread.
-MAX_BYTES = 1_000_000_000
-MAX_META_BYTES = 64 << 20  # the meta string as stored (UTF-32: 16 M characters)
-MAX_LAYERS = 64
+# What a file may hold once decompressed, all members together, and its meta and layers: the
+# limits train checks before it trains (gdcli.sizes), so every file it writes reads back. A
+# crafted member claiming more is refused unread.
+MAX_BYTES = sizes.MAX_FILE_BYTES
+MAX_META_BYTES = sizes.MAX_META_BYTES
+MAX_LAYERS = sizes.MAX_LAYERS
 LOSSES = ("mse", "softmax")
 HISTORY_NUMBERS = ("alpha", "train_error", "train_accuracy", "test_error", "test_accuracy",
                    "seconds")  # fmt: skip
