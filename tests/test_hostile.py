@@ -277,3 +277,74 @@ def test_out_of_memory_is_one_line_exit_1(monkeypatch, capsys, weights, syntheti
         "error: out of memory while running `gdcli evaluate`; nothing half-written was left behind"
     )
     assert len(lines) == 2 and lines[1].startswith("hint: ")
+
+
+def test_evaluation_runs_in_bounded_chunks_with_the_same_figures(monkeypatch):
+    import tracemalloc
+
+    import numpy as np
+
+    from gdcli import sizes
+    from gdcli.nn.model import new_network
+
+    rng = np.random.RandomState(0)
+    net = new_network([784, 5000, 10], ["relu", "linear"], scales=[0.1, 0.1], rng=rng)
+    x = rng.random_sample((2000, 784))
+    whole = net.predict(x)  # 2000 x 5000 activations at once: 80 MB
+    monkeypatch.setattr(sizes, "EVAL_CHUNK_BYTES", 4 << 20)
+    tracemalloc.start()
+    chunked = net.predict(x)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert np.allclose(chunked, whole, rtol=1e-12, atol=0)
+    assert peak < 20e6, peak
+
+
+def test_snapshots_are_read_only_when_drawn(tmp_path):
+    import tracemalloc
+
+    import numpy as np
+
+    from gdcli.io import weights_file
+    from gdcli.nn.model import new_network
+
+    rng = np.random.RandomState(0)
+    net = new_network([784, 10], ["linear"], scales=[0.1], rng=rng)
+    snaps = {e: [rng.random_sample((784, 10)).astype(np.float32)] for e in range(0, 2001, 2)}
+    path = tmp_path / "w.npz"
+    weights_file.save(path, weights_file.WeightsFile(net, {}, [], snaps))
+    tracemalloc.start()
+    wf = weights_file.load(path)  # 1001 snapshots: 31 MB once decompressed
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 5e6, peak
+    assert len(wf.snapshots) == 1001 and 2000 in wf.snapshots and 1 not in wf.snapshots
+    assert np.array_equal(wf.snapshots[1000][0], snaps[1000][0])
+    got = dict(weights_file.snapshot_frames(wf.snapshots, [0, 998, 2000]))
+    assert all(np.array_equal(got[e][0], snaps[e][0]) for e in (0, 998, 2000))
+
+
+def test_an_animation_of_many_snapshots_is_bounded_and_says_so(tmp_path, synthetic_data_dir):
+    from PIL import Image
+
+    from gdcli.viz.weights_figure import MAX_FRAMES
+
+    out = tmp_path / "w.npz"
+    result = run_cli("train", "--data-dir", str(synthetic_data_dir), "--n-train", "20",
+                     "--epochs", "300", "--snapshots", "0-300", "--out", str(out),
+                     "-q")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    gif = tmp_path / "e.gif"
+    result = run_limited("visualize-weights", str(out), "--out-dir", str(tmp_path / "v"),
+                         "--animate", str(gif))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"the animation shows {MAX_FRAMES} of the 301 snapshots" in result.stderr
+    with Image.open(gif) as img:
+        assert img.n_frames == MAX_FRAMES
+        img.seek(MAX_FRAMES - 1)
+        img.convert("RGB").load()  # every frame decodes
+    report = tmp_path / "r.html"
+    result = run_limited("report", str(out), "--out", str(report), "--data-dir",
+                         str(synthetic_data_dir))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"shows {MAX_FRAMES} of the 301 snapshots" in report.read_text()

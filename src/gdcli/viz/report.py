@@ -25,6 +25,7 @@ from gdcli.data.load import load_split
 from gdcli.data.registry import DEFAULT_DATASET, IMAGE_SIDE, get_dataset
 from gdcli.data.transforms import deskew
 from gdcli.errors import GdcliError, UsageError
+from gdcli.io.weights_file import snapshot_frames
 from gdcli.nn.metrics import Evaluation, evaluate
 from gdcli.viz.plot import PALETTE, Run, format_value, run_labels
 
@@ -193,7 +194,7 @@ def _run_sections(
 
 
 def _weights_section(i: int, run: Run, classes: list[str]) -> str:
-    from gdcli.viz.weights_figure import evolution_gif, weights_grid_png
+    from gdcli.viz.weights_figure import evolution_gif, spread, spread_note, weights_grid_png
 
     wf = run.weights
     assert wf is not None
@@ -209,8 +210,9 @@ def _weights_section(i: int, run: Run, classes: list[str]) -> str:
     grid = _figure(_img(png, "image/png", "weights grid", "figure"),
                    "After training")  # fmt: skip
     if wf.snapshots:
-        epochs = sorted(wf.snapshots)
-        frames = [(e, np.asarray(wf.snapshots[e][0], dtype=np.float64)) for e in epochs]
+        every = sorted(wf.snapshots)
+        epochs = spread(every)
+        frames = [(e, layers[0]) for e, layers in snapshot_frames(wf.snapshots, epochs)]
         gif = _img(
             evolution_gif(frames, names, hidden=not one_layer),
             "image/gif",
@@ -218,7 +220,10 @@ def _weights_section(i: int, run: Run, classes: list[str]) -> str:
             "figure",
         )
         listed = ", ".join(str(e) for e in epochs)
-        evolution = _figure(gif, f"Evolution, one frame per snapshot: epochs {listed}")
+        caption = f"Evolution, one frame per snapshot: epochs {listed}"
+        if note := spread_note(epochs, len(every)):
+            caption = f"Evolution: {note}"
+        evolution = _figure(gif, caption)
     else:
         evolution = _note("No snapshots in this file (written by gdcli 0.1): no evolution.")
     intro = (
