@@ -348,3 +348,121 @@ def test_an_animation_of_many_snapshots_is_bounded_and_says_so(tmp_path, synthet
                          str(synthetic_data_dir))  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert f"shows {MAX_FRAMES} of the 301 snapshots" in report.read_text()
+
+
+# ------------------------------------------------------------- messages that tell the truth
+
+
+def test_as_is_checks_the_size_before_decoding(tmp_path, weights):
+    from PIL import Image
+
+    big = tmp_path / "big.png"
+    Image.new("RGBA", (8000, 8000), (0, 0, 0, 0)).save(big)
+    started = time.monotonic()
+    result = run_limited("predict", str(weights), "--image", str(big), "--as-is",
+                         limit=str(700_000_000))  # fmt: skip
+    assert_one_line_error(result, 2, "8000x8000 pixels; --as-is takes a 28x28 image")
+    assert time.monotonic() - started < 20
+
+
+def test_an_image_just_over_the_limit_says_by_how_much(tmp_path, weights):
+    from PIL import Image
+
+    over = tmp_path / "over.png"
+    Image.new("L", (8001, 8000)).save(over)
+    result = run_cli("predict", str(weights), "--image", str(over))
+    assert_one_line_error(result, 2, "64.01 megapixels; gdcli reads images of at most 64")
+
+
+def test_a_scale_that_is_not_a_normal_number_is_refused(tmp_path, weights):
+    result = run_cli("visualize-weights", str(weights), "--out-dir", str(tmp_path / "v"),
+                     "--scale-max", "1e-320")  # fmt: skip
+    assert_one_line_error(result, 2, "--scale-max must be a positive number", "1e-320")
+    assert not (tmp_path / "v").exists()
+
+
+def test_plot_and_report_say_what_is_missing(tmp_path, weights, synthetic_data_dir):
+    from gdcli.io import weights_file
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    result = run_cli("plot", str(empty), "--out", str(tmp_path / "c.png"))
+    assert_one_line_error(result, 2, "empty.jsonl has no training history (an empty metrics")
+    wf = weights_file.load(weights)
+    no_history = tmp_path / "h.npz"
+    weights_file.save(no_history, weights_file.WeightsFile(wf.network, wf.meta, [], {}))
+    result = run_cli("plot", str(no_history), "--out", str(tmp_path / "c.png"))
+    assert_one_line_error(result, 2, "(a weights file whose history is empty)")
+    assert "0.1" not in result.stderr
+    none = tmp_path / "none.npz"
+    result = run_cli("train", "--data-dir", str(synthetic_data_dir), "--n-train", "50",
+                     "--epochs", "1", "--snapshots", "none", "--out", str(none), "-q")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    result = run_cli("report", str(none), "--out", str(tmp_path / "r.html"),
+                     "--data-dir", str(synthetic_data_dir))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "no weight snapshots (trained with snapshots = none)" in result.stderr
+    assert "0.1" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ('{"epoch": 1, "x": ' + "[" * 100_000 + "]" * 100_000 + "}", "line 1: JSON nested too"),
+        ('{"epoch": 1, "train_error": 1e308}', "line 1: train_error 1e+308 is out of range"),
+    ],
+)
+def test_metrics_lines_beyond_reason_are_one_line(tmp_path, line, needle):
+    metrics = tmp_path / "m.jsonl"
+    metrics.write_text(line + "\n")
+    result = run_cli("plot", str(metrics), "--out", str(tmp_path / "c.png"))
+    assert_one_line_error(result, 1, needle)
+    assert not (tmp_path / "c.png").exists()
+
+
+def test_a_truncated_download_is_said_in_words(tmp_path):
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"\x1f\x8b" * 5)
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/"
+    try:
+        result = run_cli("fetch", "--dataset", "synthetic", "--data-dir", str(tmp_path / "d"),
+                         "--mirror", url, "--no-builtin-mirrors")  # fmt: skip
+    finally:
+        server.close()
+    assert_one_line_error(result, 1, "the connection closed after 10 bytes, 990 more expected")
+    assert "IncompleteRead" not in result.stderr
+
+
+def test_a_diverged_run_says_which_file_is_which(tmp_path, synthetic_data_dir):
+    out, metrics = tmp_path / "w.npz", tmp_path / "m.jsonl"
+    out.write_bytes(b"an earlier run")
+    result = run_cli("train", "--data-dir", str(synthetic_data_dir), "--alpha", "0.3",
+                     "--epochs", "50", "--out", str(out), "--metrics", str(metrics),
+                     "-q")  # fmt: skip
+    assert_one_line_error(result, 1, "diverged", f"{metrics} holds this run's epochs",
+                          f"{out} is left from an earlier run")  # fmt: skip
+    assert out.read_bytes() == b"an earlier run"
+
+
+def test_relu2deriv_without_relu_is_refused(tmp_path):
+    for args, why in ((["--errata", "relu2deriv"], "has no hidden layer"),
+                      (["--errata", "relu2deriv", "--hidden", "8", "--hidden-activation", "tanh"],
+                       "has tanh ones")):  # fmt: skip
+        result = run_cli("train", *args, "--out", str(tmp_path / "w.npz"))
+        assert_one_line_error(result, 2, "relu2deriv erratum is in relu's derivative", why)

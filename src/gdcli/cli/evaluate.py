@@ -219,16 +219,16 @@ def predict_cmd(
 def _picture(path: Path, as_is: bool, wf: weights_file.WeightsFile, err: Any) -> PredictInput:
     """A picture file -> the network's input: MNIST's form (or as is), deskewed if trained so."""
     from gdcli.data.digit import BOX, WORK_SIDE, to_mnist_form
-    from gdcli.data.images import read_grey
+    from gdcli.data.images import WrongSize, read_grey
 
     if as_is:
-        grey = read_grey(path)
-        if grey.shape != (IMAGE_SIDE, IMAGE_SIDE):
-            h, w = grey.shape
+        try:  # the size is checked from the header, before the picture is decoded
+            grey = read_grey(path, size=(IMAGE_SIDE, IMAGE_SIDE))
+        except WrongSize as exc:
             raise UsageError(
-                f"{path}: {w}x{h} pixels; --as-is takes a 28x28 image",
+                f"{path}: {exc.width}x{exc.height} pixels; --as-is takes a 28x28 image",
                 hint="leave out --as-is to bring any picture to MNIST's form",
-            )
+            ) from None
         x, about = grey.ravel(), {"path": str(path), "as_is": True}
     else:
         grey = read_grey(path, max_side=WORK_SIDE)

@@ -13,6 +13,7 @@ from gdcli.cli.terminal import print_json, stderr_console, stdout
 from gdcli.errors import UsageError
 from gdcli.io.atomic import write_bytes
 from gdcli.io.paths import check_not_input
+from gdcli.viz.plot import Run, why_no_history
 
 RunsArg = Annotated[
     list[Path],
@@ -48,8 +49,9 @@ def warn(console: Console, message: str) -> None:
     console.print(f"warning: {message}", markup=False, soft_wrap=True)
 
 
-def no_history_message(path: Path) -> str:
-    return f"{path} has no training history (a file from gdcli 0.1, written before it was kept)"
+def no_history_message(run: Run) -> str:
+    """Why `run` has nothing to plot, as it is: an old file, an empty file or history."""
+    return f"{run.path} has no training history ({why_no_history(run)})"
 
 
 @app.command("plot")
@@ -76,16 +78,16 @@ def plot_cmd(
     drawable = [r for r in loaded if r.history]
     skipped = [r for r in loaded if not r.history]
     if not drawable:
-        names = ", ".join(str(r.path) for r in skipped)
-        many = f"none of {names} has a training history (files from gdcli 0.1)"
-        what = no_history_message(skipped[0].path) if len(skipped) == 1 else many
+        names = ", ".join(f"{r.path} ({why_no_history(r)})" for r in skipped)
+        many = f"none of {names} has a training history"
+        what = no_history_message(skipped[0]) if len(skipped) == 1 else many
         raise UsageError(
             f"{what}: nothing to plot",
             hint="retrain with this gdcli (or pass the run's `--metrics` file)",
         )
     err = stderr_console(quiet)
     for r in skipped:
-        warn(err, f"{no_history_message(r.path)}; plotting the other runs")
+        warn(err, f"{no_history_message(r)}; plotting the other runs")
     labels = run_labels(drawable)
     write_bytes(
         out, curves_png([(lab, r.history) for lab, r in zip(labels, drawable, strict=True)], fmt)

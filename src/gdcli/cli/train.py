@@ -222,13 +222,19 @@ def train_cmd(
     summary = _summary(cfg, result.history, result.seconds)
     lines = _metrics_lines(result.history, result.diverged_at)
     if result.diverged_at is not None:
+        # The metrics of the diverged run are written; the weights are not. Say which file is
+        # which, so an older --out is not taken for this run's.
+        which = ""
         if metrics is not None:
             _write(metrics, write_text, lines)
+            which = f"; {metrics} holds this run's epochs"
+            if out.exists():
+                which += f", {out} is left from an earlier run"
         if as_json:
             print_json({"status": "diverged", **summary, "weights": None})
         raise GdcliError(
             f"training diverged at epoch {result.diverged_at} (alpha {cfg.alpha:g}): "
-            "the error exploded or stopped being finite; no weights written",
+            f"the error exploded or stopped being finite; no weights written{which}",
             hint=f"try a smaller alpha, e.g. --alpha {cfg.alpha / 10:g}",
         )
 

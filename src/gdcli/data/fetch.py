@@ -143,6 +143,16 @@ def _why(exc: BaseException, timeout: float) -> str:
         exc = exc.__cause__ or exc.__context__ or (exc.args[0] if exc.args else None)  # type: ignore[assignment]
         if not isinstance(exc, BaseException):
             exc = getattr(chain[-1], "reason", None)  # type: ignore[assignment]
+    # http.client's (partial: bytes) or urllib3's (partial: int, in an exception's args)
+    for e in chain + [a for c in chain for a in c.args if isinstance(a, BaseException)]:
+        if type(e).__name__ == "IncompleteRead":
+            partial = getattr(e, "partial", None)
+            got = len(partial) if isinstance(partial, (bytes, bytearray)) else partial
+            expected = getattr(e, "expected", None)
+            more = f", {expected:,} more expected" if isinstance(expected, int) else ""
+            if isinstance(got, int):
+                return f"the connection closed after {got:,} bytes{more}"
+            return "connection closed before the whole file was sent"
     text = " ".join(str(e) for e in chain).lower()
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
         return "connection refused"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gdcli.errors import GdcliError
+from gdcli.errors import GdcliError, shorten
 from gdcli.io import weights_file
 from gdcli.io.paths import MAX_INPUT_BYTES, check_input
 
@@ -48,10 +48,33 @@ def load_run(path: Path) -> Run:
     check_input(path, "run", MAX_INPUT_BYTES["weights file"])
     if zipfile.is_zipfile(path):
         wf = weights_file.load(path)
+        for h in wf.history:
+            check_range(h, f"{path}: history of epoch {h['epoch']}")
         return Run(path, dict(wf.meta.get("config", {})), list(wf.history), wf)
     history = read_metrics(path)
     config = {"alpha": history[0].get("alpha"), "epochs": history[-1]["epoch"]} if history else {}
     return Run(path, {k: v for k, v in config.items() if v is not None}, history)
+
+
+def why_no_history(run: Run) -> str:
+    """Why `run` holds no epochs, in words: what is actually missing."""
+    if run.weights is None:
+        return "an empty metrics file"
+    if run.weights.meta.get("format") == 1:
+        return "a file from gdcli 0.1, written before it was kept"
+    return "a weights file whose history is empty"
+
+
+def why_no_snapshots(run: Run) -> str:
+    """Why `run` holds no snapshots, in words."""
+    if run.weights is not None and run.weights.meta.get("format") == 1:
+        return "a gdcli 0.1 file"
+    return "trained with snapshots = none"
+
+
+# A metric beyond this is no training's figure (the divergence check stops a run long before)
+# and would overflow the plot's axis arithmetic.
+MAX_METRIC = 1e100
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
@@ -76,6 +99,8 @@ def _epoch_record(line: str, where: str) -> dict[str, Any]:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise GdcliError(f"{where}: not JSON ({exc.msg})", hint=METRICS_HINT) from None
+    except RecursionError:
+        raise GdcliError(f"{where}: JSON nested too deeply", hint=METRICS_HINT) from None
     if not isinstance(record, dict):
         raise GdcliError(f"{where}: not a JSON object", hint=METRICS_HINT)
     epoch = record.get("epoch")
@@ -84,8 +109,19 @@ def _epoch_record(line: str, where: str) -> dict[str, Any]:
     for key in ("alpha", *METRIC_KEYS):
         value = record.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise GdcliError(f"{where}: {key} is not a number (got {value!r})", hint=METRICS_HINT)
+            raise GdcliError(
+                f"{where}: {key} is not a number (got {shorten(value)})", hint=METRICS_HINT
+            )
+    check_range(record, where)
     return record
+
+
+def check_range(record: dict[str, Any], where: str) -> None:
+    """A GdcliError naming `where` when a metric of `record` is beyond MAX_METRIC."""
+    for key in ("alpha", *METRIC_KEYS):
+        value = record.get(key)
+        if isinstance(value, (int, float)) and math.isfinite(value) and abs(value) > MAX_METRIC:
+            raise GdcliError(f"{where}: {key} {value:g} is out of range (more than {MAX_METRIC:g})")
 
 
 def format_value(value: Any) -> str:

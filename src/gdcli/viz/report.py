@@ -27,7 +27,14 @@ from gdcli.data.transforms import deskew
 from gdcli.errors import GdcliError, UsageError
 from gdcli.io.weights_file import snapshot_frames
 from gdcli.nn.metrics import Evaluation, evaluate
-from gdcli.viz.plot import PALETTE, Run, format_value, run_labels
+from gdcli.viz.plot import PALETTE, Run, format_value, run_labels, why_no_history, why_no_snapshots
+
+
+def _why(run: Run) -> str:
+    """Why a run has no history, as the report words it."""
+    why = why_no_history(run)
+    return "a gdcli 0.1 file" if why.startswith("a file from gdcli 0.1") else why
+
 
 THUMB_SCALE = 3  # mistakes are drawn 84x84 pixels
 MISSING = "-"  # a figure a run does not have
@@ -107,9 +114,10 @@ def _notes(runs: list[Run], tests: dict[str, TestImages | str]) -> list[str]:
     notes = []
     for r in runs:
         if not r.history:
-            notes.append(f"{r.path}: no training history (a gdcli 0.1 file): no learning curves")
+            notes.append(f"{r.path}: no training history ({_why(r)}): no learning curves")
         if not r.weights or not r.weights.snapshots:
-            notes.append(f"{r.path}: no weight snapshots (a gdcli 0.1 file): no evolution")
+            why = why_no_snapshots(r)
+            notes.append(f"{r.path}: no weight snapshots ({why}): no evolution")
     for test in tests.values():
         if isinstance(test, str):
             notes.append(
@@ -225,7 +233,7 @@ def _weights_section(i: int, run: Run, classes: list[str]) -> str:
             caption = f"Evolution: {note}"
         evolution = _figure(gif, caption)
     else:
-        evolution = _note("No snapshots in this file (written by gdcli 0.1): no evolution.")
+        evolution = _note(f"No snapshots in this file ({why_no_snapshots(run)}): no evolution.")
     intro = (
         f"The weights as pictures: {what} as a 28x28 image, on one colour scale symmetric "
         "around zero. A pixel where the weight is positive raises that output's score when it "
