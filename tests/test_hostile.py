@@ -466,3 +466,40 @@ def test_relu2deriv_without_relu_is_refused(tmp_path):
                        "has tanh ones")):  # fmt: skip
         result = run_cli("train", *args, "--out", str(tmp_path / "w.npz"))
         assert_one_line_error(result, 2, "relu2deriv erratum is in relu's derivative", why)
+
+
+# ------------------------------------------- folders, files and environment values misplaced
+
+
+def test_a_folder_where_a_data_file_belongs_is_named(tmp_path, synthetic_files):
+    (tmp_path / "synthetic" / "train-images-idx3-ubyte").mkdir(parents=True)
+    result = run_cli("fetch", "--dataset", "synthetic", "--data-dir", str(tmp_path),
+                     "--from", str(synthetic_files))  # fmt: skip
+    assert_one_line_error(result, 2, "train-images-idx3-ubyte is a folder, where gdcli keeps")
+
+
+def test_a_data_dir_that_is_a_file_is_said_to_be_one(tmp_path):
+    data = tmp_path / "data"
+    data.write_text("")
+    for args in (["train"], ["fetch"]):
+        result = run_cli(*args, env={"GDCLI_DATA_DIR": str(data)})
+        assert_one_line_error(result, 2, "$GDCLI_DATA_DIR", "is a file, not a folder")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "args"),
+    [
+        ("GDCLI_BLAS_THREADS", "9" * 5000, ["train", "--epochs", "1"]),
+        ("GDCLI_MIRROR", "http://a" + "b" * 100_000, ["fetch", "--dataset", "fashion-mnist"]),
+        ("GDCLI_MIRROR", "http://a\nb/", ["fetch", "--dataset", "fashion-mnist"]),
+    ],
+)
+def test_environment_values_are_checked_and_shown_cut(tmp_path, synthetic_data_dir, name,
+                                                       value, args):  # fmt: skip
+    if args[0] == "train":  # train reads the data (and checks BLAS threads) before it trains
+        args = [*args, "--data-dir", str(synthetic_data_dir), "--out", str(tmp_path / "w.npz")]
+    else:
+        args = [*args, "--data-dir", str(tmp_path)]
+    result = run_cli(*args, env={name: value})
+    assert_one_line_error(result, 2, name)
+    assert len(result.stderr.splitlines()[0]) < 250, result.stderr[:300]

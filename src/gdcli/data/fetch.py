@@ -27,8 +27,9 @@ import requests
 
 from gdcli.data.idx import IdxError, verify
 from gdcli.data.registry import DataFile, Dataset, local_copy
-from gdcli.errors import GdcliError, UsageError
+from gdcli.errors import GdcliError, UsageError, shorten
 from gdcli.io.atomic import atomic_path, leftovers, write_error
+from gdcli.io.paths import in_the_way
 
 try:  # POSIX; elsewhere fetches are not serialised
     import fcntl
@@ -42,6 +43,7 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 LOCK_WAIT = 300.0  # seconds a fetch waits for another one writing the same dataset folder
 LOCK_FILE = ".lock"
 CHUNK = 1 << 16
+MAX_URL = 2000  # characters of a mirror's URL
 NO_SOURCE_HINT = (
     "give a mirror with --mirror URL or $GDCLI_MIRROR, or put copies of the files in a folder "
     "and use --from DIR; offline, Debian's Fashion-MNIST works: apt install "
@@ -86,13 +88,15 @@ def validate_mirror(url: str, origin: str) -> str:
     """`url` ending in "/" if it is an http(s) base URL with a host; a UsageError otherwise."""
     try:
         parts = urllib.parse.urlsplit(url)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        # urlsplit silently drops tabs and newlines; a URL has no spaces or control characters
+        ok = url.isprintable() and " " not in url and len(url) <= MAX_URL
+        ok = ok and parts.scheme in ("http", "https") and bool(parts.hostname)
         ok = ok and not parts.query and not parts.fragment and parts.port != 0
     except ValueError:  # a bad port or IPv6 address
         ok = False
     if not ok:
         raise UsageError(
-            f"{origin} {url!r} is not an http:// or https:// base URL",
+            f"{origin} {shorten(url)} is not an http:// or https:// base URL",
             hint="a mirror is a folder URL such as https://example.org/mnist/ "
             "(each file's name is appended)",
         )
@@ -375,6 +379,23 @@ def _replace(f: DataFile, folder: Path, sources: _Sources) -> FetchedFile:
     return got
 
 
+def _check_nothing_in_the_way(folder: Path, dataset: Dataset) -> None:
+    """UsageError when the dataset's folder, or a place where a data file goes, is taken by a
+    folder or a special file (a rename onto it would fail half-way)."""
+    for path in (folder.parent, folder):
+        what = in_the_way(path)
+        if path.exists() and what != "a folder":
+            raise UsageError(f"{path} is {what or 'a file'}, where gdcli keeps a data folder")
+    for f in dataset.files:
+        for path in (folder / f.gz_name, folder / f.name):
+            what = in_the_way(path)
+            if what is not None:
+                raise UsageError(
+                    f"{path} is {what}, where gdcli keeps the data file {path.name}",
+                    hint="move it out of the way, then fetch again",
+                )
+
+
 def fetch(
     dataset: Dataset,
     data_dir: Path,
@@ -412,6 +433,7 @@ def fetch(
     if present and all(present.values()):  # nothing to write: no lock (the folder may be read-only)
         return list(present.values())  # type: ignore[arg-type]
 
+    _check_nothing_in_the_way(folder, dataset)
     with folder_lock(folder, lock_wait, notify):
         _remove_leftovers(folder, dataset)
         fetched = []
