@@ -503,3 +503,42 @@ def test_environment_values_are_checked_and_shown_cut(tmp_path, synthetic_data_d
     result = run_cli(*args, env={name: value})
     assert_one_line_error(result, 2, name)
     assert len(result.stderr.splitlines()[0]) < 250, result.stderr[:300]
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from gdcli.io.atomic import atomic_path
+with atomic_path(Path(sys.argv[1])) as tmp:
+    tmp.write_bytes(bytes(1 << 20))
+    print(tmp, flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_killed_writers_temporary_is_removed_a_live_ones_never(tmp_path, synthetic_data_dir):
+    import sys
+
+    out = tmp_path / "w.npz"
+
+    def writer() -> tuple[subprocess.Popen[str], Path]:
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(out)], stdout=subprocess.PIPE,
+                                text=True, env=cli_env())  # fmt: skip
+        assert proc.stdout is not None
+        return proc, Path(proc.stdout.readline().strip())
+
+    live, live_tmp = writer()  # first: a writer removes what dead ones left, so a later one
+    killed, killed_tmp = writer()  # would have removed this one's temporary already
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(30)
+    try:
+        assert killed_tmp.exists() and live_tmp.exists()  # SIGKILL skips every clean-up
+        result = run_cli("train", "--data-dir", str(synthetic_data_dir), "--n-train", "50",
+                         "--epochs", "1", "--out", str(out), "-q")  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert not killed_tmp.exists()
+        assert live_tmp.exists() and live_tmp.stat().st_size == 1 << 20
+    finally:
+        live.kill()
+        live.wait(30)
+    assert out.is_file()

@@ -28,7 +28,7 @@ import requests
 from gdcli.data.idx import IdxError, verify
 from gdcli.data.registry import DataFile, Dataset, local_copy
 from gdcli.errors import GdcliError, UsageError, shorten
-from gdcli.io.atomic import atomic_path, leftovers, write_error
+from gdcli.io.atomic import atomic_path, remove_stale, try_lock, write_error
 from gdcli.io.paths import in_the_way
 
 try:  # POSIX; elsewhere fetches are not serialised
@@ -265,11 +265,8 @@ def _acquire(fd: int, folder: Path, wait: float, notify: NotifyHook | None) -> N
     deadline = time.monotonic() + wait
     told = False
     while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if try_lock(fd):
             return
-        except BlockingIOError:
-            pass
         holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
         other = f"another gdcli fetch (pid {holder})" if holder else "another gdcli fetch"
         if time.monotonic() >= deadline:
@@ -284,10 +281,11 @@ def _acquire(fd: int, folder: Path, wait: float, notify: NotifyHook | None) -> N
 
 
 def _remove_leftovers(folder: Path, dataset: Dataset) -> None:
-    """Delete temporary files of killed fetches (SIGKILL skips clean-up); we hold the lock."""
+    """Delete temporary files of killed fetches (SIGKILL skips clean-up): those nobody holds
+    a flock on (atomic.remove_stale); we hold the folder's lock besides."""
     for f in dataset.files:
-        for tmp in {*leftovers(folder / f.gz_name), *leftovers(folder / f.name)}:
-            tmp.unlink(missing_ok=True)
+        remove_stale(folder / f.gz_name)
+        remove_stale(folder / f.name)
 
 
 # ----------------------------------------------------------------------------- sources
