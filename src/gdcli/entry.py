@@ -2,9 +2,9 @@
 
 `gdcli` spends its first half second importing (typer, rich, numpy). Python's own SIGINT handler
 turns a Ctrl-C in that time into a KeyboardInterrupt traceback of twenty lines, so this module
-imports nothing heavy: it installs gdcli's handlers for SIGINT and SIGTERM, then imports the
-application. An interrupt at any instant from here on is one line and exit 130 (143 for
-SIGTERM), whether it lands in an import, in a command, or in the clean-up after it.
+imports nothing heavy: it takes SIGINT and SIGTERM over first, then imports the application.
+An interrupt at any instant from here on is one line and exit 130 (143 for SIGTERM), whether it
+lands in an import, in a command, or in the clean-up after it.
 """
 
 from __future__ import annotations
@@ -37,13 +37,30 @@ def exit_interrupted(exc: Interrupted) -> None:
     sys.exit(exc.exit_code)
 
 
+_deferred: list[int] = []
+
+
+def _defer(signum: int, frame: object) -> None:
+    _deferred.append(signum)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run gdcli: handlers, then the import of the app, then the app (cli.app.main)."""
-    install_signal_handlers()
+    """Run gdcli: handlers, then the import of the app, then the app (cli.app.main).
+
+    While the app is imported, a signal is only noted, and acted on once the import is done
+    (half a second at most): an exception raised inside a C extension's initialisation comes
+    out as something else (numpy turns it into an ImportError saying numpy is broken).
+    """
+    signal.signal(signal.SIGINT, _defer)
+    signal.signal(signal.SIGTERM, _defer)
     try:
         import gdcli.cli  # noqa: F401  (registers every command on the app)
         from gdcli.cli.app import main as app_main
-
+    finally:
+        install_signal_handlers()
+    try:
+        if _deferred:
+            raise Interrupted(_deferred[0])
         app_main(argv)
     except Interrupted as exc:
         exit_interrupted(exc)
