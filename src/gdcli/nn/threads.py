@@ -50,7 +50,8 @@ def blas_thread_limit(environ: Mapping[str, str]) -> int | None:
     ok = value.isascii() and value.isdigit() and len(value) <= len(str(MAX_THREADS))
     if not ok or not 1 <= int(value) <= MAX_THREADS:
         raise UsageError(
-            f"{ENV} must be a whole number from 1 to {MAX_THREADS} or 'auto', got {shorten(value)}",
+            f"{ENV} must be a whole number from 1 to {MAX_THREADS} or 'auto', "
+            f"got {shorten(value, 10)}",
             hint=f"unset it to use {DEFAULT_THREADS} BLAS thread while training",
         )
     return int(value)
