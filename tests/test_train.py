@@ -279,11 +279,11 @@ def test_cli_bad_network_config(tmp_path, synthetic_data_dir, toml, needle):
 def test_config_keys_for_hidden_layers(tmp_path):
     (tmp_path / "c.toml").write_text(
         'hidden = [128, 64]\nhidden_activation = "tanh"\ndropout = 0.25\n'
-        'init_scale = [0.01, 0.1, 0.1]\nerrata = ["relu2deriv"]\nsnapshots = "0,5"\n'
+        'init_scale = [0.01, 0.1, 0.1]\nerrata = ["dropout-deriv"]\nsnapshots = "0,5"\n'
     )
     cfg = make_config(tmp_path / "c.toml", {})
     assert (cfg.hidden, cfg.hidden_activation, cfg.dropout) == ((128, 64), "tanh", 0.25)
-    assert cfg.init_scale == (0.01, 0.1, 0.1) and cfg.errata == ("relu2deriv",)
+    assert cfg.init_scale == (0.01, 0.1, 0.1) and cfg.errata == ("dropout-deriv",)
     (tmp_path / "d.toml").write_text("hidden = 40\ninit_scale = 0.05\n")
     one = make_config(tmp_path / "d.toml", {"hidden": (30,)})
     assert one.hidden == (30,) and one.init_scale == (0.05,)

@@ -1,3 +1,3 @@
-from gdcli.cli import main
+from gdcli.entry import main
 
 main()

@@ -13,9 +13,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
-from gdcli.book.errata import BATCH_REPEAT, ERRATA
+from gdcli import sizes
+from gdcli.book.errata import BATCH_REPEAT, ERRATA, RELU2DERIV
 from gdcli.data.registry import DEFAULT_DATASET, N_CLASSES, N_PIXELS, registry
-from gdcli.errors import UsageError, key
+from gdcli.errors import UsageError, key, shorten
+from gdcli.io.paths import MAX_INPUT_BYTES, check_input
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -118,7 +120,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     parse_spec(cfg.freeze_inputs, N_PIXELS, "freeze_inputs")
     parse_spec(cfg.freeze_outputs, N_CLASSES, "freeze_outputs")
     parse_spec(cfg.freeze_layers, cfg.n_layers, "freeze_layers")
-    snapshot_epochs(cfg)
+    n_snapshots = len(snapshot_epochs(cfg))
     for name in cfg.errata:
         _expect("errata", name in ERRATA, f"some of {', '.join(ERRATA)}", name)
     if BATCH_REPEAT in cfg.errata and (len(cfg.hidden) != 1 or cfg.l2):
@@ -126,6 +128,15 @@ def validate(cfg: TrainConfig) -> TrainConfig:
             f"the {BATCH_REPEAT} erratum reproduces the book's chapter-8 batch listing: "
             "one hidden layer, no l2"
         )
+    if RELU2DERIV in cfg.errata and not (cfg.hidden and cfg.hidden_activation == "relu"):
+        why = "has no hidden layer" if not cfg.hidden else f"has {cfg.hidden_activation} ones"
+        raise UsageError(
+            f"the {RELU2DERIV} erratum is in relu's derivative, and this network {why}",
+            hint="give relu hidden layers (hidden_activation = relu), or leave the erratum out",
+        )
+    ds = known[cfg.dataset]
+    n_train = min(cfg.n_train, sizes.images_in(ds.train_images.idx_bytes))
+    sizes.check(cfg, n_train, sizes.images_in(ds.test_images.idx_bytes), n_snapshots)
     return cfg
 
 
@@ -159,7 +170,7 @@ def snapshot_epochs(cfg: TrainConfig) -> list[int]:
     if cfg.snapshots == "auto":
         series = [0] + [m * 10**k for k in range(10) for m in (1, 2, 5)]
         return sorted({e for e in series if e < cfg.epochs} | {cfg.epochs})
-    return parse_spec(cfg.snapshots, cfg.epochs + 1, "snapshots")
+    return parse_spec(cfg.snapshots, cfg.epochs + 1, "snapshots", sizes.MAX_SNAPSHOTS, "epochs")
 
 
 def parse_list(text: str | None, item: type, name: str) -> tuple[Any, ...] | None:
@@ -173,28 +184,37 @@ def parse_list(text: str | None, item: type, name: str) -> tuple[Any, ...] | Non
         raise UsageError(f"{name} must be {kind} separated by commas, got {text!r}") from None
 
 
-def parse_spec(spec: str, size: int, name: str) -> list[int]:
-    """ "0-27,700-783" -> the sorted indices it names, each in [0, size)."""
-    out: set[int] = set()
+def parse_spec(
+    spec: str, size: int, name: str, max_count: int | None = None, what: str = "indices"
+) -> list[int]:
+    """ "0-27,700-783" -> the sorted indices it names, each in [0, size), at most `max_count`
+    of them: counted from the ranges before any is expanded."""
+    ranges = []
     for part in filter(None, (p.strip() for p in spec.split(","))):
         m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
         if not m:
-            raise UsageError(f"{name}: {part!r} is not an index or a range like 0-27")
+            raise UsageError(f"{name}: {_short(part)} is not an index or a range like 0-27")
         lo, hi = int(m[1]), int(m[2] or m[1])
         if lo > hi or hi >= size:
-            raise UsageError(f"{name}: {part!r} is outside 0-{size - 1}")
+            raise UsageError(f"{name}: {_short(part)} is outside 0-{size - 1}")
+        ranges.append((lo, hi))
+    if max_count is not None:
+        count, end = 0, -1  # the union of the ranges, sorted: overlaps counted once
+        for lo, hi in sorted(ranges):
+            count += max(0, hi - max(lo, end + 1) + 1)
+            end = max(end, hi)
+        if count > max_count:
+            raise UsageError(
+                f"{name}: {_short(spec)} names {count:,} {what}; at most {max_count:,} are kept"
+            )
+    out: set[int] = set()
+    for lo, hi in ranges:
         out.update(range(lo, hi + 1))
     return sorted(out)
 
 
-MAX_CONFIG_BYTES = 1_000_000  # a config is a few lines; more is not a config file
-MAX_SHOWN = 60  # characters of a bad value echoed into an error message
-
-
-def _short(value: Any) -> str:
-    """repr(value), cut to MAX_SHOWN characters: a huge value is not echoed whole."""
-    text = repr(value)
-    return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 3]}... ({len(text):,} chars)"
+MAX_CONFIG_BYTES = MAX_INPUT_BYTES["config"]  # a config is a few lines; more is not a config
+_short = shorten  # a bad value, cut to errors.MAX_SHOWN characters
 
 
 def _kind(default: Any, item: type | None = None) -> str:
@@ -248,6 +268,7 @@ def _line_of(text: str, key: str) -> str:
 
 def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
     """The text of a TOML file and its table; UsageError for anything that is not one."""
+    check_input(path, "config")
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_CONFIG_BYTES + 1)

@@ -7,6 +7,19 @@ config key; the CLI prints it as its option, `--n-train` (GdcliError.cli_lines, 
 from __future__ import annotations
 
 import signal
+from typing import Any
+
+MAX_SHOWN = 60  # characters of a bad value (a config value, an environment variable) echoed
+
+
+def shorten(value: Any, limit: int = MAX_SHOWN) -> str:
+    """repr(value), cut to `limit` characters: a huge value is not echoed whole, and a newline
+    or a control character in it shows escaped (repr), never splitting the message's line."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 3]}... ({len(text):,} chars)"
+
 
 _MARK = "\x1f"  # around a key's name in a message; never in text a user gives
 
@@ -51,6 +64,10 @@ class GdcliError(Exception):
     @hint.setter
     def hint(self, value: str | None) -> None:
         self._hint = value
+
+    def append(self, text: str) -> None:
+        """Add `text` to the end of the message (what a caller knows that the raiser did not)."""
+        self._message += text
 
     def cli_lines(self) -> tuple[str, str | None]:
         """(message, hint) as the CLI prints them: keys as their options (--n-train)."""

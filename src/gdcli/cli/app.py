@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import sys
-import tempfile
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,7 +26,9 @@ import typer
 from gdcli import __version__
 from gdcli.cli.terminal import print_error, stdout
 from gdcli.data.registry import DATASETS, DEFAULT_DATASET, TABLES
-from gdcli.errors import GdcliError, Interrupted, UsageError
+from gdcli.entry import exit_interrupted, install_signal_handlers
+from gdcli.errors import GdcliError, Interrupted
+from gdcli.io.paths import check_output
 
 app = typer.Typer(
     help="Learn and experiment with the gradient descent of Grokking Deep Learning on MNIST.",
@@ -128,30 +129,9 @@ def _root(
     """gdcli: fetch MNIST, train the book's networks, look at what they learned."""
 
 
-def check_writable(path: Path, option_name: str) -> None:
-    """Fail now, before any long work, if a file cannot be written at `path`.
-
-    UsageError when `path` is a folder or not a regular file, when a parent is a file, or when
-    the nearest existing folder refuses a new file (permissions, read-only file system; tried
-    for real). Missing folders are fine: the atomic writer creates them.
-    """
-    path = Path(path)
-    where = f"{option_name} {path}"
-    try:
-        if path.is_dir():
-            raise UsageError(f"{where}: is a folder; name a file")
-        if path.exists() and not path.is_file():
-            raise UsageError(f"{where}: exists and is not a regular file")
-        folder = path.absolute().parent
-        while not folder.exists():
-            folder = folder.parent
-        if not folder.is_dir():
-            raise UsageError(f"{where}: {folder} is not a folder")
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".check", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise UsageError(f"{where}: cannot write there: {exc.strerror or exc}") from exc
+def check_writable(path: Path, option_name: str, inputs: Sequence[tuple[str, Any]] = ()) -> None:
+    """io.paths.check_output for an option's file: `option_name` and the path name it."""
+    check_output(path, f"{option_name} {path}", inputs)
 
 
 # typer >= 0.2x vendors click as typer._click; older typer uses click itself. Find its
@@ -197,10 +177,6 @@ def _click_error_lines(exc: Exception, args: list[str]) -> tuple[str, str | None
     return message[:1].lower() + message[1:], hint
 
 
-def _raise_interrupted(signum: int, frame: object) -> None:
-    raise Interrupted(signum)
-
-
 def _exit_quietly_on_broken_pipe() -> None:
     """The reader of stdout went away (`gdcli ... | head`): no traceback at exit."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -214,16 +190,13 @@ def main(argv: list[str] | None = None) -> None:
     Exit codes: 0 done; 1 the work failed; 2 bad usage or input (click's own usage errors
     included); 130 Ctrl-C (SIGINT) and 143 SIGTERM, after clean-up.
     """
-    signal.signal(signal.SIGINT, _raise_interrupted)
-    signal.signal(signal.SIGTERM, _raise_interrupted)
+    install_signal_handlers()  # already done by gdcli.entry; again for callers of main() alone
     args = sys.argv[1:] if argv is None else argv
     command = typer.main.get_command(app)
     try:
         code = command.main(args=args, prog_name="gdcli", standalone_mode=False)
     except Interrupted as exc:
-        name = signal.Signals(exc.signum).name
-        print_error(f"{exc.message} ({name}); nothing half-written was left behind")
-        sys.exit(exc.exit_code)
+        exit_interrupted(exc)
     except GdcliError as exc:
         print_error(*exc.cli_lines())
         sys.exit(exc.exit_code)
@@ -241,6 +214,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except BrokenPipeError:
         _exit_quietly_on_broken_pipe()
+    except MemoryError:  # the last line of defence: sizes are estimated and bounded before
+        what = next((a for a in args if not a.startswith("-")), None)
+        doing = f"`gdcli {what}`" if what else "gdcli"
+        print_error(
+            f"out of memory while running {doing}; nothing half-written was left behind",
+            hint="give gdcli more memory, or ask it for less (see the command's --help)",
+        )
+        sys.exit(1)
     try:
         sys.stdout.flush()
     except BrokenPipeError:

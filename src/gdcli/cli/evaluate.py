@@ -18,6 +18,7 @@ from gdcli.data.transforms import as_trained
 from gdcli.errors import UsageError
 from gdcli.io import weights_file
 from gdcli.io.atomic import write_bytes
+from gdcli.io.paths import check_output, same_file
 from gdcli.nn.metrics import evaluate as evaluate_net
 
 BAR_WIDTH = 30  # characters of the longest bar in predict's table
@@ -153,9 +154,14 @@ def predict_cmd(
         raise UsageError("give exactly one of --index I and --image FILE")
     if as_is and image is None:
         raise UsageError("--as-is applies to --image FILE")
+    inputs = [("the weights file", weights), ("the --image file", image)]
     for name, path in (("--show-input", show_input), ("--explain", explain)):
         if path is not None and path.is_dir():
             raise UsageError(f"{name} {path} is a folder; give a file name like digit.png")
+        if path is not None:
+            check_output(path, f"{name} {path}", inputs)
+    if show_input is not None and explain is not None and same_file(show_input, explain):
+        raise UsageError(f"--show-input and --explain name one file, {show_input}; name two")
     wf = weights_file.load(weights)
     if explain is not None:
         from gdcli.viz.explain import why_not

@@ -12,6 +12,7 @@ from gdcli.cli.app import JsonOpt, QuietOpt, app, option
 from gdcli.cli.terminal import print_json, stderr_console, stdout
 from gdcli.errors import UsageError, spelled
 from gdcli.io.atomic import write_bytes
+from gdcli.io.paths import check_not_input
 
 RunsArg = Annotated[
     list[Path],
@@ -24,9 +25,9 @@ RunsArg = Annotated[
 ]
 
 
-def check_out(out: Path, suffixes: tuple[str, ...]) -> str:
+def check_out(out: Path, suffixes: tuple[str, ...], runs: list[Path] | None = None) -> str:
     """--out's format (its suffix without the dot), checked before any work: a known suffix, not
-    a folder, and no parent that is a file."""
+    a folder, no parent that is a file, and none of the `runs` read."""
     if out.is_dir():
         raise UsageError(f"--out {out} is a folder; give a file name")
     suffix = out.suffix.lower().lstrip(".")
@@ -38,6 +39,7 @@ def check_out(out: Path, suffixes: tuple[str, ...]) -> str:
             if not parent.is_dir():
                 raise UsageError(f"--out {out}: {parent} is a file, not a folder")
             break
+    check_not_input(out, f"--out {out}", [(f"the run {r}", r) for r in runs or []])
     return suffix
 
 
@@ -65,13 +67,13 @@ def plot_cmd(
     the epoch, the runs overlaid in one figure."""
     from gdcli.viz.plot import curves_png, drawable, load_run, no_history_message, run_labels
 
-    fmt = check_out(out, ("png", "svg"))
+    fmt = check_out(out, ("png", "svg"), runs)
     loaded = [load_run(path) for path in runs]
     kept = drawable(loaded)
     skipped = [r for r in loaded if not r.history]
     err = stderr_console(quiet)
     for r in skipped:
-        warn(err, f"{no_history_message(r.path)}; plotting the other runs")
+        warn(err, f"{no_history_message(r)}; plotting the other runs")
     labels = run_labels(kept)
     write_bytes(
         out, curves_png([(lab, r.history) for lab, r in zip(labels, kept, strict=True)], fmt)

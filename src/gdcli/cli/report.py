@@ -68,7 +68,7 @@ def report_cmd(
     from gdcli.viz.report import build_report, load_test_images
 
     started = time.perf_counter()
-    check_out(out, ("html", "htm"))
+    check_out(out, ("html", "htm"), runs)
     loaded = [load_run(path) for path in runs]
     for r in loaded:
         if r.weights is None:

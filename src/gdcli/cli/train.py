@@ -190,12 +190,17 @@ def train_cmd(
     given["init_scale"] = parse_list(init_scale, float, "init_scale")
     given["errata"] = parse_list(errata, str, "errata")
     cfg = api.configure(config, **given)
-    _check_outputs(out, metrics)
+    _check_outputs(out, metrics, config)
     try:
         run = api.train(cfg, data_dir=data_dir, quiet=quiet)
     except api.Diverged as exc:
+        # The metrics of the diverged run are written; the weights are not. Say which file is
+        # which, so an older --out is not taken for this run's.
         if metrics is not None:
             _write(metrics, write_text, _metrics_lines(exc.run.history, exc.epoch))
+            exc.append(f"; {metrics} holds this run's epochs")
+            if out.exists():
+                exc.append(f", {out} is left from an earlier run")
         if as_json:
             print_json({"status": "diverged", **exc.run.summary, "weights": None})
         raise
@@ -224,13 +229,14 @@ def train_cmd(
     )
 
 
-def _check_outputs(out: Path, metrics: Path | None) -> None:
-    """Every output path can be written: checked before the data loads and training starts."""
-    check_writable(out, "--out")
+def _check_outputs(out: Path, metrics: Path | None, config: Path | None) -> None:
+    """Every output path can be written and is none of the inputs: checked before the data
+    loads and training starts."""
+    check_writable(out, "--out", [("the --config file", config)])
     if metrics is not None:
-        check_writable(metrics, "--metrics")
-        if metrics.absolute() == out.absolute():
-            raise UsageError(f"--metrics {metrics} is the --out file; name another file")
+        check_writable(
+            metrics, "--metrics", [("the --out file", out), ("the --config file", config)]
+        )
 
 
 def _parse_alpha(text: str | None) -> float | None:

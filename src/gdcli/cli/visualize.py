@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -94,8 +95,11 @@ def visualize_cmd(
         outputs = tuple(parse_spec(digits, wf.network.n_outputs, "--digits"))
         if not outputs:
             raise UsageError("--digits names no output")
-    if scale_max is not None and not (math.isfinite(scale_max) and scale_max > 0):
-        raise UsageError(f"--scale-max must be a positive number, got {scale_max:g}")
+    if scale_max is not None and not (math.isfinite(scale_max) and scale_max >= sys.float_info.min):
+        raise UsageError(
+            f"--scale-max must be a positive number of at least {sys.float_info.min:.3g} "
+            f"(a normal float), got {scale_max!r}"
+        )
     # Pillow is imported only by the commands that draw (not by `gdcli --help` or `train`).
     from gdcli.viz import weights_views
 

@@ -127,16 +127,16 @@ def read_digit(path: Path, as_is: bool = False) -> tuple[np.ndarray, dict[str, A
     the picture must already be 28x28 and is taken as it is. Also returns what was done, for
     `predict --json` ("said": the sentence predict prints on stderr about it).
     """
-    from gdcli.data.images import read_grey
+    from gdcli.data.images import WrongSize, read_grey
 
     if as_is:
-        grey = read_grey(path)
-        if grey.shape != (IMAGE_SIDE, IMAGE_SIDE):
-            h, w = grey.shape
+        try:  # the size is checked from the header, before the picture is decoded
+            grey = read_grey(path, size=(IMAGE_SIDE, IMAGE_SIDE))
+        except WrongSize as exc:
             raise UsageError(
-                f"{path}: {w}x{h} pixels; {key('as_is')} takes a 28x28 image",
+                f"{path}: {exc.width}x{exc.height} pixels; {key('as_is')} takes a 28x28 image",
                 hint=f"leave out {key('as_is')} to bring any picture to MNIST's form",
-            )
+            ) from None
         return grey.ravel(), {"path": str(path), "as_is": True}
     grey = read_grey(path, max_side=WORK_SIDE)
     try:

@@ -27,8 +27,9 @@ import requests
 
 from gdcli.data import kinds
 from gdcli.data.registry import DataFile, Dataset, Table, local_copy
-from gdcli.errors import GdcliError, UsageError
-from gdcli.io.atomic import atomic_path, leftovers, write_error
+from gdcli.errors import GdcliError, UsageError, shorten
+from gdcli.io.atomic import atomic_path, remove_stale, try_lock, write_error
+from gdcli.io.paths import in_the_way
 
 try:  # POSIX; elsewhere fetches are not serialised
     import fcntl
@@ -42,6 +43,7 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 LOCK_WAIT = 300.0  # seconds a fetch waits for another one writing the same dataset folder
 LOCK_FILE = ".lock"
 CHUNK = 1 << 16
+MAX_URL = 2000  # characters of a mirror's URL
 NO_SOURCE_HINT = (
     "give a mirror with --mirror URL or $GDCLI_MIRROR, or put copies of the files in a folder "
     "and use --from DIR; offline, Debian's Fashion-MNIST works: apt install "
@@ -82,13 +84,15 @@ def validate_mirror(url: str, origin: str) -> str:
     """`url` ending in "/" if it is an http(s) base URL with a host; a UsageError otherwise."""
     try:
         parts = urllib.parse.urlsplit(url)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        # urlsplit silently drops tabs and newlines; a URL has no spaces or control characters
+        ok = url.isprintable() and " " not in url and len(url) <= MAX_URL
+        ok = ok and parts.scheme in ("http", "https") and bool(parts.hostname)
         ok = ok and not parts.query and not parts.fragment and parts.port != 0
     except ValueError:  # a bad port or IPv6 address
         ok = False
     if not ok:
         raise UsageError(
-            f"{origin} {url!r} is not an http:// or https:// base URL",
+            f"{origin} {shorten(url)} is not an http:// or https:// base URL",
             hint="a mirror is a folder URL such as https://example.org/mnist/ "
             "(each file's name is appended)",
         )
@@ -139,6 +143,16 @@ def _why(exc: BaseException, timeout: float) -> str:
         exc = exc.__cause__ or exc.__context__ or (exc.args[0] if exc.args else None)  # type: ignore[assignment]
         if not isinstance(exc, BaseException):
             exc = getattr(chain[-1], "reason", None)  # type: ignore[assignment]
+    # http.client's (partial: bytes) or urllib3's (partial: int, in an exception's args)
+    for e in chain + [a for c in chain for a in c.args if isinstance(a, BaseException)]:
+        if type(e).__name__ == "IncompleteRead":
+            partial = getattr(e, "partial", None)
+            got = len(partial) if isinstance(partial, (bytes, bytearray)) else partial
+            expected = getattr(e, "expected", None)
+            more = f", {expected:,} more expected" if isinstance(expected, int) else ""
+            if isinstance(got, int):
+                return f"the connection closed after {got:,} bytes{more}"
+            return "connection closed before the whole file was sent"
     text = " ".join(str(e) for e in chain).lower()
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
         return "connection refused"
@@ -247,11 +261,8 @@ def _acquire(fd: int, folder: Path, wait: float, notify: NotifyHook | None) -> N
     deadline = time.monotonic() + wait
     told = False
     while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if try_lock(fd):
             return
-        except BlockingIOError:
-            pass
         holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
         other = f"another gdcli fetch (pid {holder})" if holder else "another gdcli fetch"
         if time.monotonic() >= deadline:
@@ -266,10 +277,11 @@ def _acquire(fd: int, folder: Path, wait: float, notify: NotifyHook | None) -> N
 
 
 def _remove_leftovers(folder: Path, dataset: Dataset | Table) -> None:
-    """Delete temporary files of killed fetches (SIGKILL skips clean-up); we hold the lock."""
+    """Delete temporary files of killed fetches (SIGKILL skips clean-up): those nobody holds
+    a flock on (atomic.remove_stale); we hold the folder's lock besides."""
     for f in dataset.files:
-        for tmp in {t for name in f.local_names for t in leftovers(folder / name)}:
-            tmp.unlink(missing_ok=True)
+        for name in f.local_names:
+            remove_stale(folder / name)
 
 
 # ----------------------------------------------------------------------------- sources
@@ -361,6 +373,23 @@ def _replace(f: DataFile, folder: Path, sources: _Sources) -> FetchedFile:
     return got
 
 
+def _check_nothing_in_the_way(folder: Path, dataset: Dataset) -> None:
+    """UsageError when the dataset's folder, or a place where a data file goes, is taken by a
+    folder or a special file (a rename onto it would fail half-way)."""
+    for path in (folder.parent, folder):
+        what = in_the_way(path)
+        if path.exists() and what != "a folder":
+            raise UsageError(f"{path} is {what or 'a file'}, where gdcli keeps a data folder")
+    for f in dataset.files:
+        for path in (folder / f.gz_name, folder / f.name):
+            what = in_the_way(path)
+            if what is not None:
+                raise UsageError(
+                    f"{path} is {what}, where gdcli keeps the data file {path.name}",
+                    hint="move it out of the way, then fetch again",
+                )
+
+
 def fetch(
     dataset: Dataset | Table,
     data_dir: Path,
@@ -400,6 +429,7 @@ def fetch(
     if present and all(present.values()):  # nothing to write: no lock (the folder may be read-only)
         return list(present.values())  # type: ignore[arg-type]
 
+    _check_nothing_in_the_way(folder, dataset)
     with folder_lock(folder, lock_wait, notify):
         _remove_leftovers(folder, dataset)
         fetched = []

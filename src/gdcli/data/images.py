@@ -22,6 +22,7 @@ import numpy as np
 
 from gdcli.errors import UsageError
 from gdcli.io.atomic import write_bytes
+from gdcli.io.paths import check_input
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -48,7 +49,17 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # --- reading -------------------------------------------------------------------------------
 
 
-def read_grey(path: Path, max_side: int | None = None) -> np.ndarray:
+class WrongSize(UsageError):
+    """An image that is not of the one size asked for; width and height say what it is."""
+
+    def __init__(self, path: Path, width: int, height: int, wanted: tuple[int, int]) -> None:
+        super().__init__(f"{path}: {width}x{height} pixels, not {wanted[0]}x{wanted[1]}")
+        self.width, self.height = width, height
+
+
+def read_grey(
+    path: Path, max_side: int | None = None, size: tuple[int, int] | None = None
+) -> np.ndarray:
     """The image at `path` as grey levels (h, w) float64 in [0, 1] (0 black, 1 white).
 
     Colour becomes luminance (ITU-R 601); 16-bit images keep their precision; a transparent
@@ -57,12 +68,16 @@ def read_grey(path: Path, max_side: int | None = None) -> np.ndarray:
     turned upright by their EXIF orientation. With `max_side`, an image larger than that on its
     long side is reduced by a whole factor (averaging blocks of pixels) once decoded.
 
+    With `size` (width, height), an image of any other size is a WrongSize error, told from
+    its header before a pixel is decoded.
+
     Every fault is a UsageError (exit 2) naming the file: unreadable, corrupt, too large, or
     valid but not supported.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
+    check_input(path, "image")
     try:
         fp = open(path, "rb")  # noqa: SIM115  (closed below, after Pillow's lazy reads)
     except OSError as exc:
@@ -84,6 +99,8 @@ def read_grey(path: Path, max_side: int | None = None) -> np.ndarray:
             width, height = img.size
             if width * height > MAX_PIXELS:
                 raise UsageError(f"{path}: {_too_large(width * height)}", hint=_SHRINK)
+            if size is not None and (width, height) != size:
+                raise WrongSize(path, width, height, size)
             if max_side and img.format in ("JPEG", "MPO"):
                 # JPEG decodes at 1/2, 1/4 or 1/8 scale for free: never larger than needed
                 scale = max_side / max(width, height)
@@ -166,8 +183,18 @@ def _too_large(what: int | Exception) -> str:
     """The refusal of an image of `what` pixels (or Pillow's exception naming them)."""
     found = re.search(r"\((\d+) pixels\)", str(what)) if isinstance(what, Exception) else None
     pixels = int(found[1]) if found else what if isinstance(what, int) else None
-    size = f"{pixels / 1e6:.0f} megapixels" if pixels else "too many pixels"
+    size = f"{_megapixels(pixels)} megapixels" if pixels else "too many pixels"
     return f"{size}; gdcli reads images of at most {MAX_PIXELS // 1_000_000} megapixels"
+
+
+def _megapixels(pixels: int) -> str:
+    """Megapixels with the digits it takes to differ from the limit: 64.01, not 64."""
+    limit = MAX_PIXELS / 1e6
+    for digits in range(7):
+        text = f"{pixels / 1e6:.{digits}f}"
+        if float(text) != limit:
+            return text
+    return f"{pixels:,} pixels, i.e. {pixels / 1e6}"
 
 
 def _unsupported_feature(exc: BaseException) -> bool:

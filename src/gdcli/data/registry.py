@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gdcli.errors import UsageError
+from gdcli.errors import UsageError, shorten
+from gdcli.io.paths import check_input
 
 SPLITS = ("train", "test")
 IMAGE_SIDE = 28
@@ -266,6 +267,10 @@ def load_extra(path: Path) -> dict[str, Dataset]:
     """
     where = f"${EXTRA_DATASETS_ENV} file {path}"
     try:
+        check_input(path, "registry file")
+    except UsageError as exc:
+        raise UsageError(f"${EXTRA_DATASETS_ENV}: {exc.message}") from None
+    try:
         entries = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise UsageError(f"{where}: cannot read ({exc.strerror or exc})") from None
@@ -320,12 +325,24 @@ def _extra_file(spec: Any, where: str) -> DataFile:
 def resolve_data_dir(explicit: Path | None = None) -> Path:
     """--data-dir, else $GDCLI_DATA_DIR, else $XDG_CACHE_HOME/gdcli, else ~/.cache/gdcli."""
     if explicit is not None:
-        return Path(explicit).expanduser()
+        return _data_folder(Path(explicit).expanduser(), f"data folder {explicit}")
     if env := os.environ.get("GDCLI_DATA_DIR"):
-        return Path(env).expanduser()
+        return _data_folder(Path(env).expanduser(), f"$GDCLI_DATA_DIR {shorten(env)}")
     if xdg := os.environ.get("XDG_CACHE_HOME"):
-        return Path(xdg).expanduser() / "gdcli"
+        return _data_folder(Path(xdg).expanduser() / "gdcli", f"$XDG_CACHE_HOME {shorten(xdg)}")
     return Path.home() / ".cache" / "gdcli"
+
+
+def _data_folder(path: Path, named: str) -> Path:
+    """`path` unless it exists and is not a folder (or cannot be a path): a UsageError then."""
+    if "\0" in str(path) or len(str(path)) > 4096:
+        raise UsageError(f"{named}: not a path")
+    try:
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"{named}: {path} is a file, not a folder")
+    except OSError as exc:  # a name too long, a loop of links
+        raise UsageError(f"{named}: {exc.strerror or exc}") from None
+    return path
 
 
 def local_copy(folder: Path, f: DataFile) -> Path | None:

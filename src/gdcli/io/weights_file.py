@@ -22,31 +22,36 @@ import itertools
 import json
 import math
 import re
+import weakref
 import zipfile
 import zlib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from gdcli import __version__
+from gdcli import __version__, sizes
 from gdcli.config import DEFAULTS, KEYS, TrainConfig
 from gdcli.data.registry import N_CLASSES, N_PIXELS, get_dataset
-from gdcli.errors import GdcliError, UsageError
+from gdcli.errors import GdcliError, UsageError, shorten
 from gdcli.io.atomic import atomic_path
+from gdcli.io.paths import check_input
 from gdcli.nn.model import ACTIVATIONS, Layer, Network
 
 if TYPE_CHECKING:
     from gdcli.nn.train import TrainResult
 
 FORMAT = 2
-# What a file may hold once decompressed, all members together. A 784-1024-1024-10 network
-# with eleven snapshots needs 170 MB; a crafted member claiming more is refused unread.
-MAX_BYTES = 1_000_000_000
-MAX_META_BYTES = 64 << 20  # the meta string as stored (UTF-32: 16 M characters)
-MAX_LAYERS = 64
+# What a file may hold once decompressed, all members together, and its meta and layers: the
+# limits train checks before it trains (gdcli.sizes), so every file it writes reads back. A
+# crafted member claiming more is refused unread.
+MAX_BYTES = sizes.MAX_FILE_BYTES
+MAX_META_BYTES = sizes.MAX_META_BYTES
+MAX_LAYERS = sizes.MAX_LAYERS
 LOSSES = ("mse", "softmax")
+READ_CHUNK = 16 << 20  # bytes decompressed at a time
 HISTORY_NUMBERS = ("alpha", "train_error", "train_accuracy", "test_error", "test_accuracy",
                    "seconds")  # fmt: skip
 # meta keys that describe the file's structure: kept out of WeightsFile.meta on reading
@@ -68,7 +73,7 @@ class WeightsFile:
     network: Network
     meta: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
-    snapshots: dict[int, list[np.ndarray]] = field(default_factory=dict)
+    snapshots: Mapping[int, list[np.ndarray]] = field(default_factory=dict)
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -144,10 +149,9 @@ def load(path: Path) -> WeightsFile:
     non-finite weights) is a GdcliError (exit 1) whose one line names the file and the fault.
     """
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise UsageError(f"no weights file at {path}", hint="train one first with `gdcli train`")
-    if path.is_dir():
-        raise UsageError(f"{path} is a folder, not a weights file")
+    check_input(path, "weights file")
     try:
         with zipfile.ZipFile(path) as zf:
             return _read(zf)
@@ -247,9 +251,17 @@ def _read_floats(zf: zipfile.ZipFile, info: zipfile.ZipInfo, ndim: int) -> np.nd
             raise _Bad(f"member {name!r} holds {dtype} values; gdcli reads floats")
         if len(shape) != ndim or 0 in shape:
             raise _Bad(f"member {name!r} has shape {shape}; expected {ndim} dimensions >= 1")
-        data = f.read(math.prod(shape) * dtype.itemsize)
-    a = np.frombuffer(data, dtype=dtype).reshape(shape)
-    a = a.astype(np.float32 if name.startswith("snapshot") else np.float64)
+        # read straight into the array: one copy of a large layer in memory, not two
+        a = np.empty(shape, dtype=dtype)
+        view = memoryview(a.reshape(-1).view(np.uint8))
+        done = 0
+        while done < len(view):
+            chunk = f.read(min(len(view) - done, READ_CHUNK))
+            if not chunk:
+                raise _Bad(f"member {name!r} is truncated")
+            view[done : done + len(chunk)] = chunk
+            done += len(chunk)
+    a = a.astype(np.float32 if name.startswith("snapshot") else np.float64, copy=False)
     if not np.isfinite(a).all():
         raise _Bad(f"member {name!r} holds NaN or infinite values")
     return a
@@ -321,24 +333,129 @@ def _read_format_2(
 
 def _read_snapshots(
     zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], epochs: Any, net: Network
-) -> dict[int, list[np.ndarray]]:
+) -> Mapping[int, list[np.ndarray]]:
+    """The snapshots' epochs and shapes, checked now; their weights are read when asked for."""
     ok = isinstance(epochs, list) and all(_is_int(e) and e >= 0 for e in epochs)
     ok = ok and all(a < b for a, b in itertools.pairwise(epochs))
     _expect("meta.snapshot_epochs", ok, "a rising list of epochs >= 0", epochs)
     if not epochs:
         return {}
-    stacks = []
+    infos = []
     for i, layer in enumerate(net.layers):
         if f"snapshot_{i}" not in members:
             raise _Bad(f"meta names snapshots but there is no 'snapshot_{i}' array")
-        stack = _read_floats(zf, members[f"snapshot_{i}"], 3)
-        if stack.shape != (len(epochs), *layer.weights.shape):
+        info = members[f"snapshot_{i}"]
+        f, dtype, shape = _open_array(zf, info)
+        f.close()
+        if dtype.kind != "f":
+            raise _Bad(f"member 'snapshot_{i}' holds {dtype} values; gdcli reads floats")
+        if shape != (len(epochs), *layer.weights.shape):
             raise _Bad(
-                f"snapshot_{i} has shape {stack.shape}; expected "
+                f"snapshot_{i} has shape {shape}; expected "
                 f"{(len(epochs), *layer.weights.shape)} (epochs, layer {i}'s weights)"
             )
-        stacks.append(stack)
-    return {e: [s[k] for s in stacks] for k, e in enumerate(epochs)}
+        infos.append((info, dtype, tuple(layer.weights.shape)))
+    assert zf.filename is not None
+    return Snapshots(Path(zf.filename), infos, list(epochs))
+
+
+class Snapshots(Mapping[int, list[np.ndarray]]):
+    """epoch -> each layer's weights (float32) at that epoch, read from the file when asked.
+
+    A file's snapshots can be most of it (a thousand epochs of a large network), and evaluate
+    or predict use none of them, so nothing of them is decompressed until a picture needs it:
+    one epoch at a time (`[epoch]`), or a rising selection in one pass (`frames`). The file is
+    held open from load() on, so a file replaced meanwhile still reads as the one loaded.
+    """
+
+    def __init__(
+        self, path: Path, infos: list[tuple[zipfile.ZipInfo, np.dtype, tuple[int, ...]]],
+        epochs: list[int],
+    ) -> None:  # fmt: skip
+        self.path, self.infos, self.epochs = path, infos, epochs
+        self._index = {e: k for k, e in enumerate(epochs)}
+        self._file = open(path, "rb")  # noqa: SIM115  (closed by the finalizer)
+        weakref.finalize(self, self._file.close)
+
+    def __getitem__(self, epoch: int) -> list[np.ndarray]:
+        if epoch not in self._index:
+            raise KeyError(epoch)
+        return next(self.frames([epoch]))[1]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.epochs)
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def __contains__(self, epoch: object) -> bool:
+        return epoch in self._index
+
+    def frames(self, epochs: Iterable[int]) -> Iterator[tuple[int, list[np.ndarray]]]:
+        """(epoch, layers) for `epochs` (held in the file), in rising order, in one pass over
+        each layer's stack; one epoch's weights in memory at a time."""
+        wanted = sorted({e for e in epochs if e in self._index})
+        try:
+            with zipfile.ZipFile(self._file) as zf:
+                streams = [zf.open(info) for info, _, _ in self.infos]
+                try:
+                    for f, (info, _, _) in zip(streams, self.infos, strict=True):
+                        _npy_header(f, info)
+                    done = [0] * len(streams)  # frames read (or skipped) of each stack
+                    for epoch in wanted:
+                        k = self._index[epoch]
+                        layers = []
+                        for n, (f, spec) in enumerate(zip(streams, self.infos, strict=True)):
+                            _skip(f, (k - done[n]) * _frame_bytes(spec))
+                            layers.append(_frame(f, spec))
+                            done[n] = k + 1
+                        yield epoch, layers
+                finally:
+                    for f in streams:
+                        f.close()
+        except _Bad as exc:
+            raise GdcliError(f"{self.path}: {exc}") from None
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+            raise GdcliError(f"{self.path}: cannot read its snapshots ({exc})") from None
+
+    def __repr__(self) -> str:
+        return f"Snapshots({self.path}, epochs {self.epochs})"
+
+
+def snapshot_frames(
+    snapshots: Mapping[int, list[np.ndarray]], epochs: Iterable[int]
+) -> Iterator[tuple[int, list[np.ndarray]]]:
+    """(epoch, layers) for the rising `epochs` of `snapshots`: in one pass over the file when
+    it reads them lazily (Snapshots), from memory otherwise."""
+    if isinstance(snapshots, Snapshots):
+        return snapshots.frames(epochs)
+    return ((e, snapshots[e]) for e in sorted(epochs))
+
+
+def _frame_bytes(spec: tuple[zipfile.ZipInfo, np.dtype, tuple[int, ...]]) -> int:
+    return math.prod(spec[2]) * spec[1].itemsize
+
+
+def _frame(f: IO[bytes], spec: tuple[zipfile.ZipInfo, np.dtype, tuple[int, ...]]) -> np.ndarray:
+    """The next snapshot of one layer from its stack's stream, float32, checked finite."""
+    info, dtype, shape = spec
+    name = info.filename.removesuffix(".npy")
+    data = f.read(_frame_bytes(spec))
+    if len(data) != _frame_bytes(spec):
+        raise _Bad(f"member {name!r} is truncated")
+    a = np.frombuffer(data, dtype=dtype).reshape(shape).astype(np.float32)
+    if not np.isfinite(a).all():
+        raise _Bad(f"member {name!r} holds NaN or infinite values")
+    return a
+
+
+def _skip(f: IO[bytes], n: int) -> None:
+    """Read and drop `n` bytes of a compressed stream, a bounded chunk at a time."""
+    while n > 0:
+        got = len(f.read(min(n, 1 << 20)))
+        if not got:
+            raise EOFError("truncated member")
+        n -= got
 
 
 # --- checks --------------------------------------------------------------------------------
@@ -442,8 +559,7 @@ def _json_kind(v: Any) -> str:
 
 def _short(value: Any, limit: int = 40) -> str:
     """repr(value), cut so a huge crafted value is not echoed whole."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return shorten(value, limit)
 
 
 def _dims(w: np.ndarray) -> str:

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gdcli.errors import GdcliError, UsageError
+from gdcli.errors import GdcliError, UsageError, shorten
 from gdcli.io import weights_file
+from gdcli.io.paths import MAX_INPUT_BYTES, check_input
 
 FORMATS = ("png", "svg")
 # One colour per run, in order (matplotlib's tab10); the report's run headings use them too.
@@ -44,21 +45,42 @@ class Run:
 def load_run(path: Path) -> Run:
     """A weights file (.npz, told by its zip signature) or a metrics file (JSON lines)."""
     path = Path(path)
-    if not path.exists():
-        raise UsageError(f"no such file: {path}")
-    if path.is_dir():
-        raise UsageError(f"{path} is a folder, not a weights or metrics file")
+    check_input(path, "run", MAX_INPUT_BYTES["weights file"])
     if zipfile.is_zipfile(path):
         wf = weights_file.load(path)
+        for h in wf.history:
+            check_range(h, f"{path}: history of epoch {h['epoch']}")
         return Run(path, dict(wf.meta.get("config", {})), list(wf.history), wf)
     history = read_metrics(path)
     config = {"alpha": history[0].get("alpha"), "epochs": history[-1]["epoch"]} if history else {}
     return Run(path, {k: v for k, v in config.items() if v is not None}, history)
 
 
+def why_no_history(run: Run) -> str:
+    """Why `run` holds no epochs, in words: what is actually missing."""
+    if run.weights is None:
+        return "an empty metrics file"
+    if run.weights.meta.get("format") == 1:
+        return "a file from gdcli 0.1, written before it was kept"
+    return "a weights file whose history is empty"
+
+
+def why_no_snapshots(run: Run) -> str:
+    """Why `run` holds no snapshots, in words."""
+    if run.weights is not None and run.weights.meta.get("format") == 1:
+        return "a gdcli 0.1 file"
+    return "trained with snapshots = none"
+
+
+# A metric beyond this is no training's figure (the divergence check stops a run long before)
+# and would overflow the plot's axis arithmetic.
+MAX_METRIC = 1e100
+
+
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """The epochs of a metrics file, checked: each line an object with an epoch >= 1 and numbers
     (or null) for the metrics. Anything else is a GdcliError naming the line."""
+    check_input(path, "metrics file")
     try:
         text = Path(path).read_bytes().decode("utf-8")
     except OSError as exc:
@@ -77,6 +99,8 @@ def _epoch_record(line: str, where: str) -> dict[str, Any]:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise GdcliError(f"{where}: not JSON ({exc.msg})", hint=METRICS_HINT) from None
+    except RecursionError:
+        raise GdcliError(f"{where}: JSON nested too deeply", hint=METRICS_HINT) from None
     if not isinstance(record, dict):
         raise GdcliError(f"{where}: not a JSON object", hint=METRICS_HINT)
     epoch = record.get("epoch")
@@ -85,8 +109,19 @@ def _epoch_record(line: str, where: str) -> dict[str, Any]:
     for key in ("alpha", *METRIC_KEYS):
         value = record.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise GdcliError(f"{where}: {key} is not a number (got {value!r})", hint=METRICS_HINT)
+            raise GdcliError(
+                f"{where}: {key} is not a number (got {shorten(value)})", hint=METRICS_HINT
+            )
+    check_range(record, where)
     return record
+
+
+def check_range(record: dict[str, Any], where: str) -> None:
+    """A GdcliError naming `where` when a metric of `record` is beyond MAX_METRIC."""
+    for key in ("alpha", *METRIC_KEYS):
+        value = record.get(key)
+        if isinstance(value, (int, float)) and math.isfinite(value) and abs(value) > MAX_METRIC:
+            raise GdcliError(f"{where}: {key} {value:g} is out of range (more than {MAX_METRIC:g})")
 
 
 def format_value(value: Any) -> str:
@@ -149,18 +184,18 @@ def legend_columns(labels: list[str], width_inches: float) -> int:
     return 1
 
 
-def no_history_message(path: Path) -> str:
-    return f"{path} has no training history (a file from gdcli 0.1, written before it was kept)"
+def no_history_message(run: Run) -> str:
+    """Why `run` has nothing to plot, as it is: an old file, an empty file or history."""
+    return f"{run.path} has no training history ({why_no_history(run)})"
 
 
 def drawable(runs: list[Run]) -> list[Run]:
-    """The runs that have a history to draw; UsageError when none has."""
+    """The runs that have a history to draw; UsageError, saying what each lacks, when none has."""
     kept = [r for r in runs if r.history]
     if not kept:
-        skipped = [r for r in runs if not r.history]
-        names = ", ".join(str(r.path) for r in skipped)
-        many = f"none of {names} has a training history (files from gdcli 0.1)"
-        what = no_history_message(skipped[0].path) if len(skipped) == 1 else many
+        names = ", ".join(f"{r.path} ({why_no_history(r)})" for r in runs)
+        many = f"none of {names} has a training history"
+        what = no_history_message(runs[0]) if len(runs) == 1 else many
         raise UsageError(
             f"{what}: nothing to plot",
             hint="retrain with this gdcli (or pass the run's metrics file)",

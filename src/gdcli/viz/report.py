@@ -25,8 +25,16 @@ from gdcli.data.load import load_split
 from gdcli.data.registry import DEFAULT_DATASET, IMAGE_SIDE, get_dataset
 from gdcli.data.transforms import as_trained
 from gdcli.errors import GdcliError, UsageError, key
+from gdcli.io.weights_file import snapshot_frames
 from gdcli.nn.metrics import Evaluation, evaluate
-from gdcli.viz.plot import PALETTE, Run, format_value, run_labels
+from gdcli.viz.plot import PALETTE, Run, format_value, run_labels, why_no_history, why_no_snapshots
+
+
+def _why(run: Run) -> str:
+    """Why a run has no history, as the report words it."""
+    why = why_no_history(run)
+    return "a gdcli 0.1 file" if why.startswith("a file from gdcli 0.1") else why
+
 
 THUMB_SCALE = 3  # mistakes are drawn 84x84 pixels
 MISSING = "-"  # a figure a run does not have
@@ -106,9 +114,10 @@ def _notes(runs: list[Run], tests: dict[str, TestImages | str]) -> list[str]:
     notes = []
     for r in runs:
         if not r.history:
-            notes.append(f"{r.path}: no training history (a gdcli 0.1 file): no learning curves")
+            notes.append(f"{r.path}: no training history ({_why(r)}): no learning curves")
         if not r.weights or not r.weights.snapshots:
-            notes.append(f"{r.path}: no weight snapshots (a gdcli 0.1 file): no evolution")
+            why = why_no_snapshots(r)
+            notes.append(f"{r.path}: no weight snapshots ({why}): no evolution")
     for test in tests.values():
         if isinstance(test, str):
             notes.append(
@@ -193,7 +202,7 @@ def _run_sections(
 
 
 def _weights_section(i: int, run: Run, classes: list[str]) -> str:
-    from gdcli.viz.weights_figure import evolution_gif, weights_grid_png
+    from gdcli.viz.weights_figure import evolution_gif, spread, spread_note, weights_grid_png
 
     wf = run.weights
     assert wf is not None
@@ -209,8 +218,9 @@ def _weights_section(i: int, run: Run, classes: list[str]) -> str:
     grid = _figure(_img(png, "image/png", "weights grid", "figure"),
                    "After training")  # fmt: skip
     if wf.snapshots:
-        epochs = sorted(wf.snapshots)
-        frames = [(e, np.asarray(wf.snapshots[e][0], dtype=np.float64)) for e in epochs]
+        every = sorted(wf.snapshots)
+        epochs = spread(every)
+        frames = [(e, layers[0]) for e, layers in snapshot_frames(wf.snapshots, epochs)]
         gif = _img(
             evolution_gif(frames, names, hidden=not one_layer),
             "image/gif",
@@ -218,9 +228,12 @@ def _weights_section(i: int, run: Run, classes: list[str]) -> str:
             "figure",
         )
         listed = ", ".join(str(e) for e in epochs)
-        evolution = _figure(gif, f"Evolution, one frame per snapshot: epochs {listed}")
+        caption = f"Evolution, one frame per snapshot: epochs {listed}"
+        if note := spread_note(epochs, len(every)):
+            caption = f"Evolution: {note}"
+        evolution = _figure(gif, caption)
     else:
-        evolution = _note("No snapshots in this file (written by gdcli 0.1): no evolution.")
+        evolution = _note(f"No snapshots in this file ({why_no_snapshots(run)}): no evolution.")
     intro = (
         f"The weights as pictures: {what} as a 28x28 image, on one colour scale symmetric "
         "around zero. A pixel where the weight is positive raises that output's score when it "

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import math
+import struct
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -280,23 +282,71 @@ def _indexed(frame: Image.Image, palette: np.ndarray) -> Image.Image:
     return img
 
 
-def gif(frames: list[Image.Image], colormap: str = "diverging") -> bytes:
-    """An animated GIF of RGB `frames` (padded to one size, drawn with levels=GIF_LEVELS),
-    looping forever; the first frame shows FIRST_MS, the last LAST_MS, the others FRAME_MS."""
-    w, h = max(f.width for f in frames), max(f.height for f in frames)
+def gif(frames: Iterable[Image.Image], colormap: str = "diverging") -> bytes:
+    """An animated GIF of RGB `frames` (drawn with levels=GIF_LEVELS), looping forever; the
+    first frame shows FIRST_MS, the last LAST_MS, the others FRAME_MS.
+
+    Each frame is encoded as soon as it is drawn and then dropped: `frames` may be a generator,
+    and only one frame's pixels are in memory at a time (Pillow's own animated writer keeps
+    every frame until the end). Frames are padded to the first one's size; the screen grows
+    to the largest.
+    """
     palette = _palette(colormap)
-    indexed = []
+    out = io.BytesIO()
+    width = height = 0
+    pending: bytes | None = None  # a frame is written once we know whether it is the last
+    count = 0
     for f in frames:
+        w, h = max(width, f.width), max(height, f.height)
         canvas = Image.new("RGB", (w, h), BACKGROUND)
         canvas.paste(f, (0, 0))
-        indexed.append(_indexed(canvas, palette))
-    durations = [FRAME_MS] * len(frames)
-    durations[0] = FIRST_MS
-    durations[-1] = LAST_MS if len(frames) > 1 else FIRST_MS
+        image = _gif_image(_indexed(canvas, palette))
+        if pending is not None:
+            out.write(_control(FIRST_MS if count == 1 else FRAME_MS) + pending)
+        pending, width, height, count = image, w, h, count + 1
+    if pending is None:
+        raise ValueError("a GIF needs at least one frame")
+    out.write(_control(LAST_MS if count > 1 else FIRST_MS) + pending + b"\x3b")
+    background = 2 * GIF_LEVELS + 1 + _GREYS.index(BACKGROUND[0])
+    header = (b"GIF89a" + struct.pack("<HHBBB", width, height, 0xF7, background, 0)
+              + palette.tobytes()
+              + b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00")  # fmt: skip
+    return header + out.getvalue()
+
+
+def _control(ms: int) -> bytes:
+    """A graphic control extension: show the next image for `ms`, then leave it in place."""
+    return b"\x21\xf9\x04" + struct.pack("<BHB", 1 << 2, round(ms / 10), 0) + b"\x00"
+
+
+def _gif_image(img: Image.Image) -> bytes:
+    """One "P" image as a GIF image block (descriptor, local palette, LZW data), encoded by
+    Pillow as a one-frame GIF whose image block is taken out."""
     buf = io.BytesIO()
-    indexed[0].save(buf, format="GIF", save_all=True, append_images=indexed[1:], loop=0,
-                    duration=durations, disposal=1)  # fmt: skip
-    return buf.getvalue()
+    img.save(buf, format="GIF", optimize=False)
+    data = buf.getvalue()
+    flags = data[10]
+    table = data[13 : 13 + (3 << ((flags & 7) + 1))] if flags & 0x80 else b""
+    pos = 13 + len(table)
+    while data[pos] == 0x21:  # extensions Pillow wrote: skip their sub-blocks
+        pos += 2
+        while data[pos]:
+            pos += data[pos] + 1
+        pos += 1
+    if data[pos] != 0x2C:
+        raise ValueError("Pillow wrote a GIF without an image block")
+    descriptor = bytearray(data[pos : pos + 10])
+    pos += 10
+    if descriptor[9] & 0x80:  # a local table already: keep it
+        size = 3 << ((descriptor[9] & 7) + 1)
+        table, pos = data[pos : pos + size], pos + size
+    else:  # use the frame's global table as its local one
+        descriptor[9] |= 0x80 | (flags & 7)
+    start = pos
+    pos += 1  # LZW minimum code size
+    while data[pos]:
+        pos += data[pos] + 1
+    return bytes(descriptor) + table + data[start : pos + 1]
 
 
 def epoch_title(what: str, epoch: int) -> str:
@@ -343,8 +393,27 @@ def evolution_gif(
     scale = choose_scale(np.stack([w for _, w in frames]), scale_max, symbol=symbol)
     what = what or WHAT[hidden]
     subtitle = subtitle or SUBTITLE[hidden]
-    images = [
+    images = (
         grid_figure(w, labels, scale, epoch_title(what, e), subtitle, colormap, upscale, GIF_LEVELS)
         for e, w in frames
-    ]
+    )
     return gif(images, colormap)
+
+
+MAX_FRAMES = 60  # frames of an animation: a bounded GIF, however many snapshots a file keeps
+
+
+def spread(epochs: Sequence[int], limit: int = MAX_FRAMES) -> list[int]:
+    """At most `limit` of the rising `epochs`, evenly spread, the first and the last kept."""
+    if len(epochs) <= limit:
+        return list(epochs)
+    picks = {round(i * (len(epochs) - 1) / (limit - 1)) for i in range(limit)}
+    return [epochs[i] for i in sorted(picks)]
+
+
+def spread_note(shown: Sequence[int], total: int) -> str | None:
+    """What an animation of `shown` epochs out of `total` snapshots says, or None if all."""
+    if len(shown) >= total:
+        return None
+    return (f"the animation shows {len(shown)} of the {total} snapshots, spread evenly from "
+            f"epoch {shown[0]} to {shown[-1]} (at most {MAX_FRAMES} frames)")  # fmt: skip

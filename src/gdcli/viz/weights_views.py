@@ -19,7 +19,8 @@ from gdcli.data.images import pgm_bytes, png_bytes
 from gdcli.data.registry import registry
 from gdcli.errors import UsageError, key
 from gdcli.io.atomic import write_bytes
-from gdcli.io.weights_file import WeightsFile
+from gdcli.io.paths import check_not_input
+from gdcli.io.weights_file import WeightsFile, snapshot_frames
 from gdcli.viz import weights_figure as figure
 from gdcli.viz.heatmap import Scale, choose_scale, digit_image
 
@@ -114,6 +115,23 @@ def check(wf: WeightsFile, opts: Options, source: Path) -> None:
                 f"{key('animate')} writes a GIF; name it *.gif, not {opts.animate.name}"
             )
         _check_folder(opts.animate.parent, key("animate"), opts.animate)
+    inputs = [("the weights file", source)]
+    for path in planned(wf, opts):
+        where = (
+            f"{key('animate')} {path}"
+            if path == opts.animate
+            else f"{key('out_dir')} {opts.out_dir}: {path}"
+        )
+        check_not_input(path, where, inputs)
+
+
+def planned(wf: WeightsFile, opts: Options) -> list[Path]:
+    """Every file draw() would write for `wf` and `opts`."""
+    view = _View(wf, opts)
+    paths = [opts.out_dir / f"{view.stem}-{j}.{f}" for j in view.panels for f in opts.formats]
+    paths.append(opts.out_dir / "grid.png")
+    paths += [opts.out_dir / f"layer-{i}.png" for i in range(2, len(wf.network.layers) + 1)]
+    return paths + ([opts.animate] if opts.animate is not None else [])
 
 
 def _check_folder(folder: Path, option: str, named: Path) -> None:
@@ -155,7 +173,7 @@ def draw(wf: WeightsFile, opts: Options, source: Path) -> Drawn:
     for i in range(2, len(layers) + 1):
         _draw_later_layer(layers, i, view, drawn)
     if opts.animate is not None:
-        drawn.written.append(_animate(wf, view))
+        drawn.written.append(_animate(wf, view, drawn.notes))
     return drawn
 
 
@@ -242,14 +260,25 @@ def _panel_files(column: np.ndarray, scale: Scale, opts: Options, stem: Path) ->
     return written
 
 
-def _animate(wf: WeightsFile, view: _View) -> Path:
+def _animate(wf: WeightsFile, view: _View, notes: list[str]) -> Path:
     """The 28x28 panels through every snapshot (and the final weights when they are not
     one), one GIF frame each."""
     opts = view.opts
     assert opts.animate is not None
     last = final_epoch(wf)
-    epochs = sorted(set(wf.snapshots) | ({last} if last is not None else set()))
-    frames = [(e, layers_at(wf, e, opts.change)[0][:, view.panels]) for e in epochs]
+    every = sorted(set(wf.snapshots) | ({last} if last is not None else set()))
+    epochs = figure.spread(every)
+    if note := figure.spread_note(epochs, len(every)):
+        notes.append(note)
+    start = np.asarray(wf.snapshots[0][0], dtype=np.float64) if opts.change else 0.0
+
+    def panels(first_layer: np.ndarray) -> np.ndarray:
+        return (np.asarray(first_layer, dtype=np.float64) - start)[:, view.panels]
+
+    kept = [e for e in epochs if e in wf.snapshots]
+    frames = [(e, panels(layers[0])) for e, layers in snapshot_frames(wf.snapshots, kept)]
+    if last is not None and last in epochs and last not in wf.snapshots:
+        frames.append((last, panels(wf.network.layers[0].weights)))
     what, subtitle = view.texts.animation()
     data = figure.evolution_gif(
         frames, view.names, opts.scale_max, what=what, subtitle=subtitle, colormap=opts.colormap,
