@@ -1,4 +1,5 @@
-"""gdcli fetch as a real subprocess against a real HTTP server on loopback that misbehaves.
+"""gdcli fetch against a real HTTP server on loopback that misbehaves: in-process, and as real
+subprocesses where the process matters (killed mid-download, two fetches racing for the lock).
 
 Every mechanic runs on the synthetic dataset (`--dataset synthetic`, defined for the session by
 conftest's registry file); one test fetches the real MNIST when a copy is found.

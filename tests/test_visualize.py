@@ -1,7 +1,7 @@
 """visualize-weights and the weight pictures: exact pixels, labels, colour bar, snapshots,
 the change since the start, the animated GIF, hidden layers, and bad input.
 
-Pictures are decoded with Pillow; the command runs as a real subprocess."""
+Pictures are decoded with Pillow; the command runs in-process (conftest.run_cli)."""
 
 from __future__ import annotations
 
@@ -441,8 +441,7 @@ def test_train_records_snapshots_that_animate(tmp_path, synthetic_data_dir):
                       "w.npz", cwd=tmp_path)  # fmt: skip
     assert trained.returncode == 0, trained.stderr
     snapshots = load(tmp_path / "w.npz").snapshots
-    if not snapshots:
-        pytest.skip("gdcli train records no snapshots yet (helpers C1/C3 add them)")
+    assert sorted(snapshots) == [0, 1, 2, 5, 10, 12]  # the default: 0, 1, 2, 5, 10... and the last
     result = run_cli("visualize-weights", "w.npz", "--animate", "evo.gif", "--change",
                      cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
