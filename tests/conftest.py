@@ -245,7 +245,9 @@ class Mirror:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # close() waits for serve_forever to notice: poll often (its default is every 0.5 s)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,),
+                                       daemon=True)  # fmt: skip
         self.thread.start()
 
     def _serve(self, h: SimpleHTTPRequestHandler, name: str, action: object) -> None:

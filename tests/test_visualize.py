@@ -8,8 +8,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -410,12 +408,6 @@ def test_unwritable_output_folder(tmp_path, gradient_weights):
             assert_one_line_error(result, 1, "cannot write")
     finally:
         locked.chmod(0o700)
-
-
-def test_drawing_libraries_are_imported_only_by_drawing():
-    code = "import sys, gdcli.cli; print('PIL' in sys.modules, 'matplotlib' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False"]
 
 
 # --- real runs ----------------------------------------------------------------------------
