@@ -13,6 +13,7 @@ about the terminal. Conventions every command follows:
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
@@ -208,6 +209,13 @@ def _exit_quietly_on_broken_pipe() -> None:
     sys.exit(1)
 
 
+@functools.cache
+def _click_command() -> Any:
+    """The click command of the app, built once: typer rebuilds it from the signatures on every
+    call (50 ms), which a process calling main() more than once (the tests) need not repeat."""
+    return typer.main.get_command(app)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; an expected failure is one `error:` line and its exit code.
 
@@ -217,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, _raise_interrupted)
     signal.signal(signal.SIGTERM, _raise_interrupted)
     args = sys.argv[1:] if argv is None else argv
-    command = typer.main.get_command(app)
+    command = _click_command()
     try:
         code = command.main(args=args, prog_name="gdcli", standalone_mode=False)
     except Interrupted as exc:
