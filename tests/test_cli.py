@@ -102,15 +102,19 @@ def test_in_process_training_prints_what_a_process_prints(tmp_path, synthetic_da
     assert [strict_json(x)["train_error"] for x in a] == [strict_json(x)["train_error"] for x in b]
 
 
-def test_in_process_runs_leave_the_process_as_they_found_it(tmp_path):
+def test_in_process_runs_leave_the_process_as_they_found_it(tmp_path, synthetic_data_dir):
+    from threadpoolctl import threadpool_info
+
     def state():
         return (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM),
                 signal.getsignal(signal.SIGALRM), dict(os.environ), os.getcwd(), sys.stdout,
-                sys.stderr, sys.stdin, sys.argv)  # fmt: skip
+                sys.stderr, sys.stdin, sys.argv,
+                [lib["num_threads"] for lib in threadpool_info()])  # fmt: skip
 
     before = state()
     assert run_cli("examples", "nope", cwd=tmp_path, env={"GDCLI_X": "1"}).returncode == 2
     assert run_cli("examples", "freeze", cwd=tmp_path).returncode == 0
+    assert train(tmp_path, synthetic_data_dir, "--epochs", "1", "-q").returncode == 0
     assert state() == before
 
 
