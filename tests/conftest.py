@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
 import sys
 import threading
 import time
+import traceback
+import warnings
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -43,6 +47,33 @@ MNIST_FILES = (
     "t10k-labels-idx1-ubyte.gz",
 )
 SYNTHETIC = "synthetic"  # the test registry's dataset: synthetic files under MNIST's names
+
+
+# ------------------------------------------------------------------------ the report
+
+# Said once at the end of the session, above the short summary, by title: what a skip reason
+# would otherwise repeat on every skipped test's line (where a resource was looked for, how to
+# provide it).
+_notes: dict[str, str] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A skip raised by a fixture is reported where the fixture raised it, not at each test
+    using it, so that `-ra` folds the tests one fixture skipped into one line."""
+    outcome = yield
+    report = outcome.get_result()
+    excinfo = call.excinfo
+    if report.skipped and excinfo is not None and isinstance(report.longrepr, tuple):
+        crash = excinfo._getreprcrash()
+        if crash is not None and "_pytest" not in Path(crash.path).parts:  # not a skip mark
+            report.longrepr = (crash.path, crash.lineno, report.longrepr[2])
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for title, text in _notes.items():
+        terminalreporter.write_sep("-", title)
+        terminalreporter.write_line(text)
 
 
 # ------------------------------------------------------------------------ synthetic data
@@ -135,10 +166,11 @@ def real_mnist_dir() -> Path:
         if not problem:
             return folder  # type: ignore[return-value]
         looked.append(f"{place} ({problem})")
-    pytest.skip(
-        "needs the real MNIST; looked in " + ", ".join(looked) + ". To run it: `gdcli fetch` "
-        "(into your gdcli data folder), or GDCLI_TEST_DATA=DIR with the four MNIST files"
+    _notes["real MNIST"] = (
+        "Tests of the real MNIST skipped: looked in " + ", ".join(looked) + ". To run them: "
+        "`gdcli fetch` (into your gdcli data folder), or GDCLI_TEST_DATA=DIR with the four files."
     )
+    pytest.skip("needs the real MNIST (not found: see 'real MNIST' above)")
 
 
 SHARED_ADMISSIONS = REPO.parent / "shared" / "datasets" / "admissions"
@@ -258,7 +290,9 @@ class Mirror:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # close() waits for serve_forever to notice: poll often (its default is every 0.5 s)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,),
+                                       daemon=True)  # fmt: skip
         self.thread.start()
 
     def _serve(self, h: SimpleHTTPRequestHandler, name: str, action: object) -> None:
@@ -376,12 +410,113 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 # ---------------------------------------------------------------------------------- CLI
 
 
+class _Timeout(BaseException):
+    """Raised in an in-process call that ran past its timeout (a BaseException, so that no
+    `except Exception` in gdcli mistakes it for a failure of its own)."""
+
+
+# What a fresh `python` does with warnings (its default filters): a warning gdcli lets out is on
+# its stderr there, so it must be on the captured stderr here, not in pytest's warning summary.
+_PYTHON_WARNING_FILTERS = (
+    ("default", Warning),
+    ("ignore", DeprecationWarning),
+    ("ignore", PendingDeprecationWarning),
+    ("ignore", ImportWarning),
+    ("ignore", ResourceWarning),
+)
+
+
+def _pipe() -> io.TextIOWrapper:
+    """A text stream like a pipe's: UTF-8, not a terminal, no fileno()."""
+    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+
+
+def _read(stream: io.TextIOWrapper) -> str:
+    """What was written to `stream`, with newlines as `subprocess.run(text=True)` gives them."""
+    stream.flush()
+    data = stream.buffer.getvalue().decode("utf-8", errors="replace")  # type: ignore[attr-defined]
+    return data.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    """Run `python -m gdcli ARGS` as a real subprocess, NO_COLOR, with no terminal."""
+            input: str | None = None, timeout: float = 120,
+            ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Run `gdcli ARGS` in this process, as `run_cli_process` would run it as a subprocess.
+
+    `gdcli.cli.app.main(ARGS)` runs with the environment of `cli_env(env)` (NO_COLOR, 120
+    columns), in `cwd`, with stdin `input` (empty without it), stdout and stderr captured as from
+    a pipe, its exit code taken from SystemExit and an uncaught exception printed as Python
+    would (a traceback, exit 1). Everything it changes for the call is put back afterwards: the
+    environment, the cwd, sys.argv and the standard streams, the SIGINT and SIGTERM handlers
+    main() installs, the warning filters. A call still running after `timeout` seconds raises
+    subprocess.TimeoutExpired, as subprocess.run does.
+    """
+    from gdcli.cli.app import main
+
+    argv = [str(a) for a in args]
+    out, err = _pipe(), _pipe()
+    stdin = io.TextIOWrapper(io.BytesIO((input or "").encode()), encoding="utf-8")
+    saved_env = dict(os.environ)
+    saved_cwd = os.getcwd()
+    saved_streams = (sys.stdin, sys.stdout, sys.stderr, sys.argv)
+    saved_signals = {
+        s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)
+    }
+
+    def time_out(signum: int, frame: object) -> None:
+        raise _Timeout
+
+    call_env = cli_env(env)
+    code: int = 0
+    try:
+        os.environ.clear()
+        os.environ.update(call_env)
+        if cwd is not None:
+            os.chdir(cwd)
+        sys.stdin, sys.stdout, sys.stderr, sys.argv = stdin, out, err, ["gdcli", *argv]
+        signal.signal(signal.SIGALRM, time_out)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        with warnings.catch_warnings(record=True) as caught:
+            for action, category in _PYTHON_WARNING_FILTERS:
+                warnings.simplefilter(action, category)
+            try:
+                main(argv)
+            except SystemExit as exc:
+                if exc.code is None or isinstance(exc.code, int):
+                    code = exc.code or 0
+                else:  # sys.exit("message"): Python prints it and exits 1
+                    print(exc.code, file=err)
+                    code = 1
+            except _Timeout:
+                raise subprocess.TimeoutExpired(["gdcli", *argv], timeout, _read(out),
+                                                _read(err)) from None  # fmt: skip
+            except Exception:
+                traceback.print_exc(file=err)
+                code = 1
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            for w in caught:
+                err.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno,
+                                                 w.line))  # fmt: skip
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for s, handler in saved_signals.items():
+            signal.signal(s, handler)
+        sys.stdin, sys.stdout, sys.stderr, sys.argv = saved_streams
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(["gdcli", *argv], code, _read(out), _read(err))
+
+
+def run_cli_process(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+                    input: str | None = None, timeout: float = 120,
+                    ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Run `python -m gdcli ARGS` as a real subprocess, NO_COLOR, with no terminal: for tests
+    where the process itself matters (signals, pipes, start-up imports, resource limits)."""
     return subprocess.run(
         cli_command(*args), capture_output=True, text=True, cwd=cwd, env=cli_env(env),
-        timeout=timeout,
+        input=input, timeout=timeout,
     )  # fmt: skip
 
 

@@ -1,6 +1,8 @@
 """The command layer as a user meets it: help, usage errors, JSON, quiet, pipes, signals, the
-live display, output paths checked before work, a full disk. Every test runs `python -m gdcli`
-as a real subprocess; training runs use the small synthetic dataset."""
+live display, output paths checked before work, a full disk. The CLI runs in-process
+(conftest.run_cli) where only its output matters, as a real `python -m gdcli` where the process
+does (signals, a broken pipe, a terminal, start-up imports); the first tests check that both
+print the same. Training runs use the small synthetic dataset."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_one_line_error, run_cli
+from conftest import assert_one_line_error, cli_command, cli_env, run_cli, run_cli_process
 
 N_TRAIN = "600"  # the synthetic dataset's training images
 BOOK_LINE = re.compile(
@@ -63,6 +65,62 @@ def help_entries(text: str) -> dict[str, str]:
         elif name and line.strip():
             entries[name] = f"{entries[name]} {line.strip()}".strip()
     return entries
+
+
+# ---------------------------------------------------------------- in-process runs
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        ["train", "--epoch", "3"],
+        ["fetch", "--dataset", "cifar"],
+        ["examples", "freeze"],
+        ["evaluate", "nothing.npz"],
+    ],
+)
+def test_in_process_runs_print_what_a_process_prints(tmp_path, args):
+    inside, outside = run_cli(*args, cwd=tmp_path), run_cli_process(*args, cwd=tmp_path)
+    assert (inside.returncode, inside.stdout, inside.stderr) == (
+        outside.returncode, outside.stdout, outside.stderr,
+    )  # fmt: skip
+
+
+def test_in_process_training_prints_what_a_process_prints(tmp_path, synthetic_data_dir):
+    args = ["train", "--data-dir", str(synthetic_data_dir), "--n-train", N_TRAIN, "--epochs",
+            "3", "--eval-every", "1", "--metrics", "m.jsonl"]  # fmt: skip
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    inside, outside = run_cli(*args, cwd=tmp_path / "a"), run_cli_process(*args, cwd=tmp_path / "b")
+    assert inside.returncode == outside.returncode == 0, (inside.stderr, outside.stderr)
+    assert inside.stderr == outside.stderr and len(inside.stderr.splitlines()) == 3
+    seconds = re.compile(r"\d+\.\d+ ?s\b")  # the time taken is the only difference
+    assert seconds.sub("", inside.stdout) == seconds.sub("", outside.stdout), inside.stdout
+    a, b = ((tmp_path / d / "m.jsonl").read_text().splitlines() for d in "ab")
+    assert [strict_json(x)["train_error"] for x in a] == [strict_json(x)["train_error"] for x in b]
+
+
+def test_in_process_runs_leave_the_process_as_they_found_it(tmp_path, synthetic_data_dir):
+    from threadpoolctl import threadpool_info
+
+    def state():
+        return (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM),
+                signal.getsignal(signal.SIGALRM), dict(os.environ), os.getcwd(), sys.stdout,
+                sys.stderr, sys.stdin, sys.argv,
+                [lib["num_threads"] for lib in threadpool_info()])  # fmt: skip
+
+    before = state()
+    assert run_cli("examples", "nope", cwd=tmp_path, env={"GDCLI_X": "1"}).returncode == 2
+    assert run_cli("examples", "freeze", cwd=tmp_path).returncode == 0
+    assert train(tmp_path, synthetic_data_dir, "--epochs", "1", "-q").returncode == 0
+    assert state() == before
+
+
+def test_in_process_runs_time_out(tmp_path, synthetic_data_dir):
+    with pytest.raises(subprocess.TimeoutExpired):
+        train(tmp_path, synthetic_data_dir, "--epochs", "100000", "-q", timeout=0.5)
 
 
 # ---------------------------------------------------------------- help
@@ -286,6 +344,18 @@ def test_live_display_on_a_terminal(tmp_path, synthetic_data_dir):
     assert " I:24 Train-Err:" in screen and " I:20 Train-Err:" in screen
 
 
+@pytest.mark.parametrize("args", [["examples", "all"], ["examples", "all", "--json"]])
+def test_a_closed_pipe_on_stdout_is_not_a_traceback(args):
+    read, write = os.pipe()
+    os.close(read)  # `gdcli ... | head` after head has gone: every write to stdout fails
+    try:
+        result = subprocess.run(cli_command(*args), stdout=write, stderr=subprocess.PIPE,
+                                text=True, env=cli_env(), timeout=120)  # fmt: skip
+    finally:
+        os.close(write)
+    assert result.returncode == 1 and result.stderr == "", result.stderr
+
+
 def test_startup_does_not_import_the_drawing_libraries(tmp_path, synthetic_data_dir):
     code = (
         "import atexit, sys\n"
@@ -293,8 +363,9 @@ def test_startup_does_not_import_the_drawing_libraries(tmp_path, synthetic_data_
         "    drawn = sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'PIL'))\n"
         "    sys.__stderr__.write(f'\\nLOADED {drawn}\\n')\n"
         "atexit.register(report)\n"
-        "from gdcli.cli import main\n"
-        "main()\n"
+        "sys.argv[0] = 'gdcli'\n"
+        "import runpy\n"
+        "runpy.run_module('gdcli', run_name='__main__')\n"  # what `python -m gdcli` runs
     )
     for args in (["--help"], ["train", "--help"],
                  ["train", "--data-dir", str(synthetic_data_dir), "--n-train", N_TRAIN,

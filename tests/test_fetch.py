@@ -1,4 +1,5 @@
-"""gdcli fetch as a real subprocess against a real HTTP server on loopback that misbehaves.
+"""gdcli fetch against a real HTTP server on loopback that misbehaves: in-process, and as real
+subprocesses where the process matters (killed mid-download, two fetches racing for the lock).
 
 Every mechanic runs on the synthetic dataset (`--dataset synthetic`, defined for the session by
 conftest's registry file); one test fetches the real MNIST when a copy is found.
@@ -60,6 +61,15 @@ def sources(result):
     return {f["name"]: f["source"] for f in json.loads(result.stdout)["files"]}
 
 
+@pytest.fixture
+def quick_retries(monkeypatch):
+    """Retries 1 ms apart (in-process runs), for tests where only what is retried matters;
+    test_500_forever_fails_with_the_status keeps and checks the real backoff."""
+    import gdcli.data.fetch
+
+    monkeypatch.setattr(gdcli.data.fetch, "BACKOFF", 0.001)
+
+
 # ------------------------------------------------------------------------- the happy path
 
 
@@ -98,7 +108,7 @@ def test_table_on_stdout_nothing_on_stderr_when_quiet(tmp_path, mirror):
     assert TRAIN_IMAGES in result.stdout and "prepared:" in result.stdout
 
 
-def test_mirror_from_environment(tmp_path, mirror, dead_url):
+def test_mirror_from_environment(tmp_path, mirror, dead_url, quick_retries):
     result = fetch_cli(tmp_path, "--json", env={"GDCLI_MIRROR": f"{dead_url},{mirror.url}"})
     assert result.returncode == 0, result.stderr
     assert set(sources(result).values()) == {mirror.url}
@@ -140,7 +150,7 @@ def test_404_moves_to_next_mirror(tmp_path, mirror, synthetic_files):
     assert set(sources(result).values()) == {mirror.url}
 
 
-def test_500_twice_then_the_file(tmp_path, mirror):
+def test_500_twice_then_the_file(tmp_path, mirror, quick_retries):
     mirror.faults = {"train-labels-idx1-ubyte.gz": [500, 500]}
     result = fetch_cli(tmp_path, "--mirror", mirror.url, "--json")
     assert result.returncode == 0, result.stderr
@@ -149,7 +159,9 @@ def test_500_twice_then_the_file(tmp_path, mirror):
 
 def test_500_forever_fails_with_the_status(tmp_path, mirror):
     mirror.faults = {TRAIN_IMAGES: [503] * 10}
+    started = time.monotonic()
     result = fetch_cli(tmp_path, "--mirror", mirror.url)
+    assert time.monotonic() - started >= 0.25 + 0.5 + 1.0  # backoff 0.25 s, doubled each time
     assert_fetch_error(result, TRAIN_IMAGES, "HTTP 503")
     assert mirror.requests.count(TRAIN_IMAGES) == 4  # the first try and 3 retries
     assert final_files(tmp_path) == []
@@ -214,7 +226,7 @@ def test_a_content_length_that_is_not_a_number_is_ignored(tmp_path, mirror):
     assert final_files(tmp_path) == sorted(MNIST_FILES)
 
 
-def test_no_mirror_reachable_lists_every_source(tmp_path, dead_url):
+def test_no_mirror_reachable_lists_every_source(tmp_path, dead_url, quick_retries):
     other = dead_url.replace("127.0.0.1", "localhost")
     result = fetch_cli(tmp_path, "--mirror", dead_url, "--mirror", other)
     assert_fetch_error(result, f"{dead_url}: connection refused", other)

@@ -2,8 +2,6 @@
 --show-input), and the dot products drawn (--explain)."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -287,13 +285,6 @@ def test_explain_refuses_tanh_hidden_layers(tmp_path):
     folder = run_cli("predict", "tanh.npz", "--image", "zero.png", "--show-input", "out",
                      cwd=tmp_path)  # fmt: skip
     assert_one_line_error(folder, 2, "--show-input out is a folder")
-
-
-def test_help_imports_neither_pillow_nor_matplotlib():
-    code = ("import sys, gdcli.cli; "
-            "print(sorted(m for m in ('PIL', 'matplotlib') if m in sys.modules))")  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
 
 
 # --- real MNIST ---------------------------------------------------------------------------------

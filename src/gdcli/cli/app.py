@@ -13,6 +13,7 @@ about the terminal. Conventions every command follows:
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -184,6 +185,13 @@ def _exit_quietly_on_broken_pipe() -> None:
     sys.exit(1)
 
 
+@functools.cache
+def _click_command() -> Any:
+    """The click command of the app, built once: typer rebuilds it from the signatures on every
+    call (50 ms), which a process calling main() more than once (the tests) need not repeat."""
+    return typer.main.get_command(app)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; an expected failure is one `error:` line and its exit code.
 
@@ -192,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     install_signal_handlers()  # already done by gdcli.entry; again for callers of main() alone
     args = sys.argv[1:] if argv is None else argv
-    command = typer.main.get_command(app)
+    command = _click_command()
     try:
         code = command.main(args=args, prog_name="gdcli", standalone_mode=False)
     except Interrupted as exc:

@@ -12,7 +12,7 @@ import json
 import math
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.console import Console
 from rich.progress import (
@@ -47,7 +47,26 @@ def _console(**kwargs: Any) -> Console:
     return console
 
 
-stdout = _console()
+class _StdoutConsole:
+    """The console for results, made for the sys.stdout of the moment.
+
+    A Console decides at creation whether its file is a terminal and how wide it is. Made at
+    import, it would keep those of whatever sys.stdout was then; made again whenever sys.stdout
+    has been replaced (main() run in-process by the tests, with stdout captured), it sees the
+    stream it writes to. A process that keeps its sys.stdout gets one console, as before.
+    """
+
+    def __init__(self) -> None:
+        self._console: Console | None = None
+        self._for: object = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None or self._for is not sys.stdout:
+            self._console, self._for = _console(), sys.stdout
+        return getattr(self._console, name)
+
+
+stdout = cast(Console, _StdoutConsole())
 
 
 def stderr_console(quiet: bool) -> Console:
