@@ -158,7 +158,9 @@ def end_to_end(name: str, data: TrainData, data_dir: Path) -> None:
         gdcli_s = time.perf_counter() - start
         lines = (Path(tmp) / "m.jsonl").read_text().splitlines()
     history = [EpochMetrics(**json.loads(line)) for line in lines]
-    ours = {m.epoch - 1: figures(log_line(m)) for m in history if m.test_accuracy is not None}
+    ours = {
+        m.epoch - 1: figures(log_line(m.to_json())) for m in history if m.test_accuracy is not None
+    }
     printed = [figures(line) for line in book_listings.PRINTED[name].splitlines()]
     same = sum({k: ours[int(p["I"])].get(k) for k in p} == p for p in printed)
     final = history[-1].test_accuracy

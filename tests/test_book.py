@@ -40,7 +40,9 @@ def figures(line):
 def assert_every_printed_line(name, history):
     """Each line of the book's log, figure by figure (in whichever order it printed them),
     against gdcli's log line for that epoch."""
-    ours = {m.epoch - 1: figures(log_line(m)) for m in history if m.test_accuracy is not None}
+    ours = {
+        m.epoch - 1: figures(log_line(m.to_json())) for m in history if m.test_accuracy is not None
+    }
     book = [figures(line) for line in book_listings.PRINTED[name].splitlines()]
     assert len(book) >= 30
     for printed in book:

@@ -302,9 +302,11 @@ def test_book_log_line_is_the_books():
     from gdcli.nn.train import EpochMetrics
 
     # The book's chapter-8 notebook prints these two lines (iterations 0 and 20).
-    line = log_line(EpochMetrics(1, 0.005, 0.7221839, 537 / 1000, 0.6012345, 6488 / 10000))
+    line = log_line(
+        EpochMetrics(1, 0.005, 0.7221839, 537 / 1000, 0.6012345, 6488 / 10000).to_json()
+    )
     assert line == " I:0 Train-Err:0.722 Train-Acc:0.537 Test-Err:0.601 Test-Acc:0.6488"
-    line = log_line(EpochMetrics(21, 0.005, 0.2604, 930 / 1000, 0.41401, 8111 / 10000))
+    line = log_line(EpochMetrics(21, 0.005, 0.2604, 930 / 1000, 0.41401, 8111 / 10000).to_json())
     assert line == " I:20 Train-Err:0.260 Train-Acc:0.93 Test-Err:0.414 Test-Acc:0.8111"
 
 

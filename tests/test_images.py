@@ -12,18 +12,18 @@ from conftest import assert_one_line_error, run_cli
 from PIL import Image
 from test_weights_io import run_limited, save_weights
 
-from gdcli.data.images import (
-    MAX_PIXELS,
-    PNG_SIGNATURE,
-    _chunk,
-    png_bytes,
-    read_grey,
-    write_pgm,
-    write_png,
-)
+from gdcli.data.images import MAX_PIXELS, read_grey
 from gdcli.errors import UsageError
 
 PIXELS = np.random.RandomState(0).randint(0, 256, (30, 41)).astype(np.uint8)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    """A PNG chunk: length, type, data, CRC (written here to craft files Pillow would not)."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def png(width, height, raw_rows: bytes, depth=8, colour=0, interlace=0) -> bytes:
@@ -119,11 +119,15 @@ def test_a_large_photo_is_reduced_while_decoded(tmp_path):
 
 
 def test_pgm_and_png_written_here_decode_with_pillow(tmp_path):
-    write_png(tmp_path / "x.png", PIXELS)
-    assert np.array_equal(np.asarray(Image.open(tmp_path / "x.png")), PIXELS)
+    from gdcli.viz.weights_figure import pgm
+    from gdcli.viz.weights_figure import png as png_of
+
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png_of(PIXELS)))), PIXELS)
     rgb = np.stack([PIXELS, 255 - PIXELS, PIXELS // 2], axis=2)
-    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png_bytes(rgb)))), rgb)
-    write_pgm(tmp_path / "x.pgm", PIXELS)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png_of(rgb)))), rgb)
+    data = pgm(PIXELS)
+    assert data.startswith(b"P5\n41 30\n255\n") and data.endswith(PIXELS.tobytes())
+    (tmp_path / "x.pgm").write_bytes(data)
     assert np.array_equal(np.asarray(Image.open(tmp_path / "x.pgm")), PIXELS)
     assert np.array_equal(read_grey(tmp_path / "x.pgm"), PIXELS / 255)
 

@@ -10,35 +10,18 @@ gdcli/api.py and is imported on first use, so that `gdcli --help` does not pay f
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from gdcli.errors import GdcliError, UsageError
 
 __version__ = "0.3.0"
 
+# Nothing here imports typing, numpy or the API: the console entry (gdcli.entry) installs its
+# signal handlers after importing this package, so what this costs is time Ctrl-C is Python's.
 API = ("train", "load", "evaluate", "plot", "weights_image", "report", "load_dataset", "Run",
        "Report", "Diverged", "configure", "configs", "read_digit")  # fmt: skip
 __all__ = ["GdcliError", "UsageError", "__version__", *API]
 
-if TYPE_CHECKING:
-    from gdcli.api import (  # noqa: F401
-        Diverged,
-        Report,
-        Run,
-        configs,
-        configure,
-        evaluate,
-        load,
-        load_dataset,
-        plot,
-        read_digit,
-        report,
-        train,
-        weights_image,
-    )
 
-
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in API:
         from gdcli import api
 

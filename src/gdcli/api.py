@@ -173,9 +173,10 @@ def train(
     with TrainDisplay(err, cfg.epochs) as display:
 
         def each_epoch(m: Any) -> None:
-            display.epoch(m)
+            record = m.to_json()
+            display.epoch(record)
             if on_epoch is not None:
-                on_epoch(m.to_json())
+                on_epoch(record)
 
         result = train_network(cfg, data, each_epoch, engine)
     run = Run(weights_file.from_training(cfg, result))

@@ -7,12 +7,11 @@ config key; the CLI prints it as its option, `--n-train` (GdcliError.cli_lines, 
 from __future__ import annotations
 
 import signal
-from typing import Any
 
 MAX_SHOWN = 60  # characters of a bad value (a config value, an environment variable) echoed
 
 
-def shorten(value: Any, limit: int = MAX_SHOWN) -> str:
+def shorten(value: object, limit: int = MAX_SHOWN) -> str:
     """repr(value), cut to `limit` characters: a huge value is not echoed whole, and a newline
     or a control character in it shows escaped (repr), never splitting the message's line."""
     text = repr(value)

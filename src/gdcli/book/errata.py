@@ -7,10 +7,8 @@ training does the mathematics; each mistake is also a named erratum that a confi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    from gdcli.nn.train import EpochMetrics
+from collections.abc import Mapping
+from typing import Any
 
 RELU2DERIV = "relu2deriv"
 DROPOUT_DERIV = "dropout-deriv"
@@ -40,8 +38,9 @@ LAB_ERRATA = {
 }
 
 
-def log_line(m: EpochMetrics) -> str:
-    """An epoch's figures as the book's listings print them, e.g.
+def log_line(m: Mapping[str, Any]) -> str:
+    """An epoch's figures (a history entry: epoch, train_error, train_accuracy, test_error and
+    test_accuracy when tested) as the book's listings print them, e.g.
     " I:0 Train-Err:0.722 Train-Acc:0.537 Test-Err:0.601 Test-Acc:0.6488" (chapter 8's first
     listing; the others print the same figures in other orders).
 
@@ -49,7 +48,8 @@ def log_line(m: EpochMetrics) -> str:
     the book's str(error)[0:5]; accuracies are the book's str(correct / n). The test figures
     appear only for an epoch that was tested.
     """
-    line = f" I:{m.epoch - 1} Train-Err:{str(m.train_error)[0:5]} Train-Acc:{m.train_accuracy}"
-    if m.test_accuracy is not None:
-        line += f" Test-Err:{str(m.test_error)[0:5]} Test-Acc:{m.test_accuracy}"
+    line = f" I:{m['epoch'] - 1} Train-Err:{str(m['train_error'])[0:5]}"
+    line += f" Train-Acc:{m['train_accuracy']}"
+    if m.get("test_accuracy") is not None:
+        line += f" Test-Err:{str(m['test_error'])[0:5]} Test-Acc:{m['test_accuracy']}"
     return line

@@ -183,10 +183,10 @@ def predict_cmd(
     predicted = int(np.argmax(scores))
     written = []
     if show_input is not None:
-        from gdcli.data.images import png_bytes
+        from gdcli.viz.weights_figure import png
 
         pixels = np.rint(np.clip(got.x, 0, 1) * 255).astype(np.uint8)
-        write_bytes(show_input, png_bytes(pixels.reshape(IMAGE_SIDE, IMAGE_SIDE)))
+        write_bytes(show_input, png(pixels.reshape(IMAGE_SIDE, IMAGE_SIDE)))
         written.append(str(show_input))
     if explain is not None:
         from gdcli.viz.explain import explain_png

@@ -11,7 +11,7 @@ import contextlib
 import json
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.console import Console
@@ -34,7 +34,6 @@ from gdcli.book.errata import log_line
 
 if TYPE_CHECKING:  # gdcli.data.fetch imports requests, gdcli.nn.train numpy: not at every start
     from gdcli.data.fetch import ProgressHook
-    from gdcli.nn.train import EpochMetrics
 
 # A file or a pipe has no width: lines and tables there are never folded to fit 80 columns.
 UNBOUNDED_WIDTH = 10_000
@@ -207,13 +206,15 @@ class TrainDisplay:
         if self.progress is not None:
             self.progress.stop()
 
-    def epoch(self, m: EpochMetrics) -> None:
-        """Show epoch m.epoch (from 1): its train figures, and its test figures if tested."""
-        if m.test_accuracy is not None:
+    def epoch(self, m: Mapping[str, Any]) -> None:
+        """Show an epoch's figures (plain numbers: epoch from 1, train_error, train_accuracy,
+        and test_error, test_accuracy when it was tested)."""
+        if m.get("test_accuracy") is not None:
             self.console.print(log_line(m), markup=False, highlight=False)
-            error = "" if m.test_error is None else f"err {m.test_error:.4g} "
-            self.test = f"   test (epoch {m.epoch}): {error}acc {100 * m.test_accuracy:.2f}%"
+            error = "" if m.get("test_error") is None else f"err {m['test_error']:.4g} "
+            accuracy = 100 * m["test_accuracy"]
+            self.test = f"   test (epoch {m['epoch']}): {error}acc {accuracy:.2f}%"
         if self.progress is not None:
-            train = f"err {m.train_error:.4g} acc {100 * m.train_accuracy:.1f}%"
+            train = f"err {m['train_error']:.4g} acc {100 * m['train_accuracy']:.1f}%"
             self.progress.status = f"  train: {train}{self.test}"
-            self.progress.update(self.task, completed=m.epoch)
+            self.progress.update(self.task, completed=m["epoch"])

@@ -1,11 +1,11 @@
-"""Image files: reading any common raster image as grey levels (Pillow), writing PGM and PNG.
+"""Image files in: any common raster image read as grey levels, with Pillow.
 
 Reading refuses what could exhaust the machine before it is decoded: Pillow opens files
 lazily, so the width and height in the header are checked against MAX_PIXELS before a pixel
 is decompressed (a 400 KB PNG can claim 20000x20000 pixels, 400 million of them). Pillow is
 imported only when an image is read, so commands that never read one do not pay for it.
 
-Writing (PGM P5 and 8-bit PNG, grey or RGB) uses only the standard library.
+The pictures gdcli writes are encoded by viz/weights_figure.py (Pillow too).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gdcli.errors import UsageError
-from gdcli.io.atomic import write_bytes
 from gdcli.io.paths import check_input
 
 if TYPE_CHECKING:
@@ -205,41 +204,3 @@ def _unsupported_feature(exc: BaseException) -> bool:
 def _reason(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-# --- writing -------------------------------------------------------------------------------
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def png_bytes(pixels: np.ndarray) -> bytes:
-    """An 8-bit PNG of pixels (h, w) grey or (h, w, 3) RGB, uint8."""
-    h, w = pixels.shape[:2]
-    colour_type = 0 if pixels.ndim == 2 else 2
-    rows = pixels.reshape(h, -1).astype(np.uint8)
-    raw = np.hstack([np.zeros((h, 1), dtype=np.uint8), rows]).tobytes()  # filter 0 per row
-    header = struct.pack(">IIBBBBB", w, h, 8, colour_type, 0, 0, 0)
-    return (
-        PNG_SIGNATURE
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(raw, 9))
-        + _chunk(b"IEND", b"")
-    )
-
-
-def pgm_bytes(pixels: np.ndarray) -> bytes:
-    """A binary (P5) 8-bit PGM of grey pixels (h, w), uint8."""
-    h, w = pixels.shape
-    return f"P5\n{w} {h}\n255\n".encode() + pixels.astype(np.uint8).tobytes()
-
-
-def write_png(path: Path, pixels: np.ndarray) -> None:
-    """Write pixels (h, w) grey or (h, w, 3) RGB, uint8, as a PNG, atomically."""
-    write_bytes(path, png_bytes(pixels))
-
-
-def write_pgm(path: Path, pixels: np.ndarray) -> None:
-    """Write grey pixels (h, w) uint8 as a binary PGM, atomically."""
-    write_bytes(path, pgm_bytes(pixels))

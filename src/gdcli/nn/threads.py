@@ -68,7 +68,7 @@ def blas_thread_limit(
         raise UsageError(
             f"{ENV} must be a whole number from 1 to {MAX_THREADS} or 'auto', "
             f"got {shorten(value, 10)}",
-            hint=f"unset it to use {DEFAULT_THREADS} BLAS thread while training",
+            hint="unset it to let gdcli choose by the work (docs/commands.md, BLAS threads)",
         )
     return int(value)
 

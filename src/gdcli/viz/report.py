@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from gdcli import __version__
-from gdcli.data.images import png_bytes
 from gdcli.data.load import load_split
 from gdcli.data.registry import DEFAULT_DATASET, IMAGE_SIDE, get_dataset
 from gdcli.data.transforms import as_trained
@@ -297,6 +296,8 @@ def _per_class_table(ev: Evaluation, classes: list[str]) -> str:
 def _mistakes_section(
     i: int, test: TestImages, outputs: np.ndarray, classes: list[str], count: int
 ) -> str:
+    from gdcli.viz.weights_figure import png
+
     guess = np.argmax(outputs, axis=1)
     rows = np.arange(len(guess))
     wrong = np.flatnonzero(guess != test.labels)
@@ -315,7 +316,7 @@ def _mistakes_section(
         g, t = int(guess[k]), int(test.labels[k])
         alt = f"test image {k}: guessed {classes[g]}, true {classes[t]}"
         tiles.append(
-            f'<figure class="m">{_img(png_bytes(big), "image/png", alt)}'
+            f'<figure class="m">{_img(png(big), "image/png", alt)}'
             f'<figcaption>guess <span class="bad">{_e(classes[g])}</span> · true '
             f'<span class="good">{_e(classes[t])}</span><br><span class="muted">'
             f"{outputs[k, g]:.2f} vs {outputs[k, t]:.2f}<br>test #{k}</span></figcaption></figure>"

@@ -241,11 +241,22 @@ def matrix_figure(
     return _titled(body, scale, colormap, title, subtitle)
 
 
-def png(img: Image.Image) -> bytes:
-    """The PNG encoding of `img`."""
+def png(img: Image.Image | np.ndarray) -> bytes:
+    """The PNG encoding of `img`: a picture, or pixels (h, w) grey or (h, w, 3) RGB, uint8."""
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    _image(img).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def pgm(pixels: np.ndarray) -> bytes:
+    """A binary (P5) 8-bit PGM of grey pixels (h, w), uint8."""
+    buf = io.BytesIO()
+    _image(pixels).save(buf, format="PPM")  # Pillow writes a grey picture as P5
+    return buf.getvalue()
+
+
+def _image(img: Image.Image | np.ndarray) -> Image.Image:
+    return img if isinstance(img, Image.Image) else Image.fromarray(np.asarray(img, np.uint8))
 
 
 GIF_LEVELS = 100  # a GIF's panels use 201 colours of the map: -1, -0.99, ..., +1 times the scale

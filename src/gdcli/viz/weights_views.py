@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gdcli.data.images import pgm_bytes, png_bytes
 from gdcli.data.registry import registry
 from gdcli.errors import UsageError, key
 from gdcli.io.atomic import write_bytes
@@ -253,10 +252,10 @@ def _panel_files(column: np.ndarray, scale: Scale, opts: Options, stem: Path) ->
     written = []
     if "png" in opts.formats:
         pixels = digit_image(column, scale.value, opts.colormap, opts.upscale)
-        written.append(_write(stem.with_suffix(".png"), png_bytes(pixels)))
+        written.append(_write(stem.with_suffix(".png"), figure.png(pixels)))
     if "pgm" in opts.formats:
         pixels = digit_image(column, scale.value, "gray", opts.upscale)
-        written.append(_write(stem.with_suffix(".pgm"), pgm_bytes(pixels)))
+        written.append(_write(stem.with_suffix(".pgm"), figure.pgm(pixels)))
     return written
 
 
