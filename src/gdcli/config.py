@@ -24,6 +24,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+# fetch: seconds for connecting, for each read and for any one wait (--timeout)
+FETCH_TIMEOUT = 30.0
 INITS = ("book", "zeros")
 ACTIVATIONS = ("linear", "sigmoid")  # of the output layer
 HIDDEN_ACTIVATIONS = ("relu", "sigmoid", "tanh")

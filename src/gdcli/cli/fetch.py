@@ -4,7 +4,7 @@ table of the second seed's labs)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from gdcli.cli.app import DataDirOpt, DatasetOpt, JsonOpt, QuietOpt, app, option
 from gdcli.cli.terminal import (
@@ -15,10 +15,13 @@ from gdcli.cli.terminal import (
     stdout,
 )
 from gdcli.config import DEFAULTS
-from gdcli.data.fetch import DEFAULT_TIMEOUT, FetchedFile, fetch
+from gdcli.config import FETCH_TIMEOUT as DEFAULT_TIMEOUT
 from gdcli.data.load import load_split
 from gdcli.data.registry import DEFAULT_DATASET, Dataset, Table, get_source, resolve_data_dir
 from gdcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from gdcli.data.fetch import FetchedFile
 
 
 @app.command("fetch")
@@ -76,6 +79,8 @@ def fetch_cmd(
     if from_dir is not None and not from_dir.is_dir():
         raise UsageError(f"--from {from_dir}: no such folder")
     err = stderr_console(quiet)
+    from gdcli.data.fetch import fetch  # requests: imported by fetch alone, not at every start
+
     with download_progress(err) as progress:
         files = fetch(
             ds, folder, mirrors=mirror, from_dir=from_dir, force=force,

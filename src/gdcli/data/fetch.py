@@ -25,6 +25,7 @@ from pathlib import Path
 
 import requests
 
+from gdcli.config import FETCH_TIMEOUT as DEFAULT_TIMEOUT
 from gdcli.data import kinds
 from gdcli.data.registry import DataFile, Dataset, Table, local_copy
 from gdcli.errors import GdcliError, UsageError, shorten
@@ -36,7 +37,6 @@ try:  # POSIX; elsewhere fetches are not serialised
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
-DEFAULT_TIMEOUT = 30.0  # seconds, for connecting, for each read and for any one wait
 RETRIES = 3  # more attempts after a refused connection or a 429/5xx
 BACKOFF = 0.25  # seconds before the first retry, doubled for each next one
 RETRY_STATUSES = (429, 500, 502, 503, 504)

@@ -26,7 +26,7 @@ from gdcli.nn import engines
 from gdcli.nn.backprop import StepRule
 from gdcli.nn.metrics import accuracy, evaluate, squared_error
 from gdcli.nn.model import Network, new_network
-from gdcli.nn.threads import threads_for_work, training_threads
+from gdcli.nn.threads import test_threads, threads_for_work, training_threads
 
 # Divergence: an epoch whose train error is more than this many times the error of the untrained
 # network on the same images (or an error or weight no longer finite). The book's 784x10 network
@@ -211,7 +211,8 @@ def _train(
             )
             diverged = _diverged(net, metrics, untrained_error)
             if not diverged and tested(cfg, epoch):
-                test = evaluate(net, data.x_test, data.labels_test)
+                with test_threads(*data.x_test.shape, net.layers[0].weights.shape[1]):
+                    test = evaluate(net, data.x_test, data.labels_test)
                 metrics.test_error, metrics.test_accuracy = test.error, test.accuracy
         metrics.seconds = time.perf_counter() - started
         result.history.append(metrics)
