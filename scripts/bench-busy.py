@@ -1,12 +1,13 @@
 """`gdcli train` end to end on a quiet machine and with one core busy, with and without the
-BLAS thread policy (gdcli/nn/threads.py), side by side.
+BLAS thread policies (gdcli/nn/threads.py), side by side.
 
     python scripts/bench-busy.py [--data-dir DIR] [--rounds 5] [-- TRAIN ARGS...]
 
 Each run is `python -m gdcli train --alpha 0.01` (or TRAIN ARGS) as a subprocess, timed from
 start to exit. Loads: quiet; busy, a `while True: pass` process the scheduler places freely;
-pinned, the same process pinned to core 0. Policies: on (gdcli's default, one BLAS thread while
-training) and off (GDCLI_BLAS_THREADS=auto: OpenBLAS's own threads, one per core). The runs are
+pinned, the same process pinned to core 0. Policies: on (gdcli's default, chosen by the work),
+one (GDCLI_BLAS_THREADS=1, gdcli 0.2's) and off (GDCLI_BLAS_THREADS=auto: OpenBLAS's own
+threads, one per core). The runs are
 interleaved, round after round, so a noisy neighbour hits every configuration alike; the table
 gives medians, with ratios to the quiet run with the policy.
 """
@@ -29,7 +30,10 @@ from gdcli.data.registry import resolve_data_dir
 from gdcli.nn.threads import ENV, STANDARD_ENV
 
 LOADS = ("quiet", "busy", "pinned")
-POLICIES = {"on": {}, "off": {ENV: "auto"}}
+# on: gdcli's choice (threads.py: one thread for per-image steps and small batches, BLAS's own
+# for large batch products and the test); one: one thread for everything (gdcli 0.2); off:
+# BLAS's own threads for everything
+POLICIES = {"on": {}, "one": {ENV: "1"}, "off": {ENV: "auto"}}
 
 
 @contextmanager
@@ -83,7 +87,7 @@ def measure(train_args: list[str], data_dir: Path, rounds: int) -> Times:
 def report(times: Times) -> None:
     """The table: medians, ranges, and ratios to the quiet run with the policy on."""
     print("| load | BLAS policy | end to end, median s | min-max s | training s "
-          "| vs quiet, policy on | off / on |")  # fmt: skip
+          "| vs quiet, policy on | this / on |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
     base = _median(times["quiet", "on"])
     for kind in LOADS:
@@ -91,9 +95,9 @@ def report(times: Times) -> None:
         for policy in POLICIES:
             runs = times[kind, policy]
             wall = _median(runs)
-            ratio = f"{wall / on:.1f}x" if policy == "off" else ""
+            ratio = f"{wall / on:.2f}x" if policy != "on" else ""
             print(f"| {kind} | {policy} | {wall:.2f} | {min(runs)[0]:.2f}-{max(runs)[0]:.2f} "
-                  f"| {_median(runs, 1):.2f} | {wall / base:.1f}x | {ratio} |")  # fmt: skip
+                  f"| {_median(runs, 1):.2f} | {wall / base:.2f}x | {ratio} |")  # fmt: skip
 
 
 def _median(runs: list[tuple[float, float]], column: int = 0) -> float:

@@ -10,7 +10,8 @@ from conftest import assert_one_line_error, run_cli
 from threadpoolctl import threadpool_info
 
 from gdcli.errors import UsageError
-from gdcli.nn.threads import ENV, blas_thread_limit, threads_for_work, training_threads
+from gdcli.nn import threads
+from gdcli.nn.threads import ENV, blas_thread_limit, large_products, training_threads
 
 
 @pytest.mark.parametrize(
@@ -67,12 +68,39 @@ def test_train_refuses_a_bad_thread_count(synthetic_data_dir: Path, tmp_path: Pa
     assert not out.exists()
 
 
-def test_the_default_follows_the_work() -> None:
-    """One thread for per-image steps and small batches; BLAS's own for large batch products
-    (chapter 9's 100 x 784 x 100); the user's choice wins either way."""
-    assert threads_for_work(1, 784, 40) == 1  # chapter 8, one image at a time
-    assert threads_for_work(10, 784, 10) == 1  # best.toml's batches of 10
-    assert threads_for_work(100, 784, 100) is None  # chapter 9
-    assert blas_thread_limit({}, default=None) is None
-    assert blas_thread_limit({ENV: "1"}, default=None) == 1
-    assert blas_thread_limit({ENV: "auto"}, default=1) is None
+def test_large_products_get_blas_threads_only_on_a_free_machine(monkeypatch) -> None:
+    """One thread for small products; for large ones BLAS's own threads while no other process
+    runs, one thread while one does; the user's choice wins either way."""
+    np.ones((2, 2)) @ np.ones((2, 2))
+    before = _blas_threads()
+    if not before or max(before) < 2:
+        pytest.skip("needs a BLAS with 2 or more threads")
+    with training_threads({}):
+        with large_products(100 * 784 * 10, {}):  # 784,000 multiply-adds: small
+            assert _blas_threads() == [1] * len(before)
+        monkeypatch.setattr(threads, "others_running", lambda: 0)
+        with large_products(100 * 784 * 100, {}):  # chapter 9's batches
+            assert _blas_threads() == before
+        monkeypatch.setattr(threads, "others_running", lambda: 1)
+        with large_products(100 * 784 * 100, {}):
+            assert _blas_threads() == [1] * len(before)
+        with large_products(10**9, {ENV: "1"}):
+            assert _blas_threads() == [1] * len(before)
+        assert _blas_threads() == [1] * len(before)
+
+
+def test_others_running_counts_a_busy_process_and_not_ours() -> None:
+    import subprocess
+    import sys
+    import time
+
+    if threads.others_running() is None:
+        pytest.skip("/proc does not say how many tasks run")
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        seen = [threads.others_running() for _ in range(20)]
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert max(seen) >= 1  # the spinning process, whatever else runs

@@ -286,7 +286,15 @@ class Report:
     html: the self-contained page; notes: one line for each thing it could not show."""
 
     def __init__(self, html_text: str, notes: list[str]) -> None:
-        self.html, self.notes = html_text, notes
+        self.html, self._notes = html_text, notes
+
+    @property
+    def notes(self) -> list[str]:
+        return [spelled(n, False) or "" for n in self._notes]
+
+    def cli_notes(self) -> list[str]:
+        """The notes as the CLI prints them (options by their flags)."""
+        return list(self._notes)
 
     def save(self, path: PathLike) -> Path:
         from gdcli.io.atomic import write_text
@@ -315,10 +323,14 @@ def report(
     drawn = [_drawn(r) for r in _listed(runs)]
     for d in drawn:
         if d.weights is None:
-            raise UsageError(f"{d.path} is a metrics file; the report needs weights files")
+            raise UsageError(
+                f"{d.path} is a metrics file; the report needs weights files",
+                hint="pass the weights file that run wrote (`gdcli train` writes it); "
+                "`gdcli plot` draws metrics files",
+            )
     tests = load_test_images(drawn, resolve_data_dir(_path(data_dir)))
     page = build_report(drawn, tests, mistakes=mistakes, explain_index=explain_index)
-    return Report(page.html, [spelled(n, False) for n in page.notes])
+    return Report(page.html, page.notes)
 
 
 def _listed(runs: Run | PathLike | list[Run | PathLike]) -> list[Run | PathLike]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +18,6 @@ from gdcli.errors import UsageError
 from gdcli.io import weights_file
 from gdcli.io.atomic import write_bytes
 from gdcli.io.paths import check_output, same_file
-from gdcli.nn.metrics import evaluate as evaluate_net
 
 BAR_WIDTH = 30  # characters of the longest bar in predict's table
 
@@ -64,27 +62,20 @@ def evaluate_cmd(
 ) -> None:
     """Error, accuracy and confusion matrix of weights. Also the accuracy of each class, on
     the test images or the train images the weights learned from."""
-    wf = weights_file.load(weights)
-    x, labels = _images(wf, split.value, data_dir)
-    ev = evaluate_net(wf.network, x, labels)
-    classes = _classes(wf)
-    per_class = [None if math.isnan(a) else a for a in ev.per_class.tolist()]
+    from gdcli import api
+
+    result = api.evaluate(api.load(weights), split.value, data_dir)
     if as_json:
-        print_json(
-            {
-                "split": split.value, "images": len(labels), "error": ev.error,
-                "accuracy": ev.accuracy, "per_class_accuracy": per_class,
-                "confusion": ev.confusion.tolist(), "classes": classes,
-                "layers": _shape(wf),
-            }
-        )  # fmt: skip
+        print_json(result)
         return
+    classes, per_class = result["classes"], result["per_class_accuracy"]
     stdout.print(
-        f"{split.value}: {len(labels)} images, network {'-'.join(map(str, _shape(wf)))}, "
-        f"error {ev.error:.6g}, accuracy {100 * ev.accuracy:.2f}%"
+        f"{split.value}: {result['images']} images, network "
+        f"{'-'.join(map(str, result['layers']))}, error {result['error']:.6g}, "
+        f"accuracy {100 * result['accuracy']:.2f}%"
     )
     rows = [
-        [_label(classes, i), fmt_value(per_class[i], pct=True), *ev.confusion[i].tolist()]
+        [_label(classes, i), fmt_value(per_class[i], pct=True), *result["confusion"][i]]
         for i in range(len(classes))
     ]
     print_table(

@@ -11,8 +11,6 @@ import typer
 from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, app, option
 from gdcli.cli.plot import check_out, warn
 from gdcli.cli.terminal import print_json, stderr_console, stdout
-from gdcli.data.registry import resolve_data_dir
-from gdcli.errors import UsageError
 from gdcli.io.atomic import write_text
 
 RunsArg = Annotated[
@@ -64,26 +62,16 @@ def report_cmd(
 ) -> None:
     """Write one HTML page about one or more runs. Figures embedded, to open after training:
     curves, weights, mistakes."""
-    from gdcli.viz.plot import load_run
-    from gdcli.viz.report import build_report, load_test_images
+    from gdcli import api
 
     started = time.perf_counter()
     check_out(out, ("html", "htm"), runs)
-    loaded = [load_run(path) for path in runs]
-    for r in loaded:
-        if r.weights is None:
-            raise UsageError(
-                f"{r.path} is a metrics file; the report needs weights files",
-                hint="pass the weights file that run wrote (gdcli train --out); "
-                "`gdcli plot` draws metrics files",
-            )
-    tests = load_test_images(loaded, resolve_data_dir(data_dir))
-    report = build_report(loaded, tests, mistakes=mistakes, explain_index=explain_index)
+    report = api.report(list(runs), data_dir, mistakes=mistakes, explain_index=explain_index)
     write_text(out, report.html)
     seconds = time.perf_counter() - started
     err = stderr_console(quiet)
-    for note in report.notes:
-        warn(err, note)
+    for note in report.cli_notes():
+        warn(err, note)  # warn spells the options as flags
     if as_json:
         print_json(
             {"written": str(out), "bytes": len(report.html.encode()),

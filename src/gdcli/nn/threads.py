@@ -1,10 +1,15 @@
-"""How many threads BLAS may use while gdcli trains: chosen by the work, unless the user says.
+"""How many threads BLAS may use while gdcli trains: chosen by the work and the machine,
+unless the user says.
 
 One thread for small products: per-image steps and their blocks, mini-batches whose product
-is under PARALLEL_WORK multiply-adds. BLAS's own threads for mini-batches at least that large
-(chapter 9's 100 images times 784x100, 7.8 million), whose products take a millisecond or more:
-there one thread gives up the second core (book-ch9 trained in 8.2 s on one thread and 5.0 s on
-BLAS's two). scripts/bench-busy.py measures both choices, quiet and with one core busy.
+is under PARALLEL_WORK multiply-adds. For products at least that large (chapter 9's batches,
+100 images times 784x100, 7.8 million multiply-adds; the 10,000 test images) BLAS's own threads,
+but only while no other process is running on the machine, checked before every epoch and every
+test (others_running): with a core taken, BLAS's threads wait for each other at the end of every
+product and the one whose core is taken waits for a time slice. Measured with
+scripts/bench-busy.py, book-ch9 end to end: 5.6 s on BLAS's threads and 7.1 s on one quiet, but
+16.4 s on BLAS's threads and 7.5 s on one with one core busy. The figures are the same either way
+(BLAS computes each element of a product on one thread, in the same order).
 
 Why one for small products. OpenBLAS splits each one over all cores anyway
 (two here) and its threads busy-wait for each other at the end of every product. On a quiet
@@ -34,6 +39,7 @@ import functools
 import os
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 from threadpoolctl import ThreadpoolController
 
@@ -45,12 +51,6 @@ DEFAULT_THREADS = 1
 MAX_THREADS = 1024
 # A step's first product, batch x inputs x units multiply-adds, from which BLAS's threads pay.
 PARALLEL_WORK = 1_000_000
-
-
-def threads_for_work(batch_size: int, n_inputs: int, units: int) -> int | None:
-    """The default for a run whose steps take batches of `batch_size` images through a first
-    layer of n_inputs x units: DEFAULT_THREADS, or None (BLAS's own) for large products."""
-    return None if batch_size * n_inputs * units >= PARALLEL_WORK else DEFAULT_THREADS
 
 
 def blas_thread_limit(
@@ -82,18 +82,31 @@ def _blas() -> tuple[ThreadpoolController, int]:
     return controller, max(counts, default=1)
 
 
-def test_threads(
-    rows: int, n_inputs: int, units: int, environ: Mapping[str, str] | None = None
-) -> AbstractContextManager:
-    """What the test of the test images runs in, inside training_threads: BLAS's own threads
-    for a product of at least PARALLEL_WORK multiply-adds (10,000 images through a first layer
-    of 784x40 is 314 million) when the user left the choice to gdcli; else as training."""
+def others_running(proc: Path = Path("/proc")) -> int | None:
+    """How many tasks of other processes are running (or ready to) right now: the kernel's
+    procs_running less this process's own running threads; None where /proc does not say."""
+    try:
+        stat = (proc / "stat").read_text()
+        running = int(next(line.split()[1] for line in stat.splitlines()
+                           if line.startswith("procs_running")))  # fmt: skip
+        ours = 0
+        for task in (proc / "self" / "task").iterdir():
+            with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                ours += (task / "stat").read_text().rsplit(")", 1)[1].split()[0] == "R"
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    return max(0, running - ours)
+
+
+def large_products(work: int, environ: Mapping[str, str] | None = None) -> AbstractContextManager:
+    """What an epoch or a test whose products take `work` multiply-adds runs in, inside
+    training_threads: BLAS's own threads for work of at least PARALLEL_WORK while no other
+    process is running, else one thread; as training_threads said when the user chose."""
     environ = os.environ if environ is None else environ
-    chosen = blas_thread_limit(environ, default=None) is not None  # the user's number
-    if chosen or rows * n_inputs * units < PARALLEL_WORK:
-        return contextlib.nullcontext()
+    if blas_thread_limit(environ, default=None) is not None or work < PARALLEL_WORK:
+        return contextlib.nullcontext()  # the user's number, or small products: one thread
     controller, own = _blas()
-    return controller.limit(limits=own, user_api="blas")
+    return controller.limit(limits=1 if others_running() else own, user_api="blas")
 
 
 def training_threads(

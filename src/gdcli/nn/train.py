@@ -26,7 +26,7 @@ from gdcli.nn import engines
 from gdcli.nn.backprop import StepRule
 from gdcli.nn.metrics import accuracy, evaluate, squared_error
 from gdcli.nn.model import Network, new_network
-from gdcli.nn.threads import test_threads, threads_for_work, training_threads
+from gdcli.nn.threads import large_products, training_threads
 
 # Divergence: an epoch whose train error is more than this many times the error of the untrained
 # network on the same images (or an error or weight no longer finite). The book's 784x10 network
@@ -173,11 +173,8 @@ def train(
     result.diverged_at set, when training diverges (_diverged). engine: "reference", "blocked"
     or "gram" (engines.py); None, the fastest that computes cfg's steps.
     """
-    chosen = engines.choose(cfg, engine)
-    units = cfg.hidden[0] if cfg.hidden else N_CLASSES
-    batch = 1 if chosen.name != "reference" else cfg.batch_size  # per-image engines: blocks
-    with training_threads(default=threads_for_work(batch, data.x_train.shape[1], units)):
-        return _train(cfg, data, on_epoch, chosen)
+    with training_threads():  # one BLAS thread; more for large products (_train)
+        return _train(cfg, data, on_epoch, engines.choose(cfg, engine))
 
 
 def _train(
@@ -191,6 +188,11 @@ def _train(
     y = one_hot(data.labels_train)
     rule = step_rule(cfg, layer_sizes(cfg, net.n_inputs))
     run = engine(net, data.x_train, rule, rng, cfg.batch_size, cfg.augment)
+    # the multiply-adds of a step's first product and of the test's (threads.large_products);
+    # the per-image engines' blocks are small products
+    n_inputs, units = net.layers[0].weights.shape
+    step_work = (cfg.batch_size if engine.name == "reference" else 1) * n_inputs * units
+    test_work = len(data.x_test) * n_inputs * units
     keep = set(snapshot_epochs(cfg))
     result = TrainResult(net)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -202,7 +204,8 @@ def _train(
     for epoch in range(1, cfg.epochs + 1):
         alpha = cfg.alpha_at(epoch)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            pred = run.epoch(y, alpha)
+            with large_products(step_work):
+                pred = run.epoch(y, alpha)
             metrics = EpochMetrics(
                 epoch,
                 alpha,
@@ -211,7 +214,7 @@ def _train(
             )
             diverged = _diverged(net, metrics, untrained_error)
             if not diverged and tested(cfg, epoch):
-                with test_threads(*data.x_test.shape, net.layers[0].weights.shape[1]):
+                with large_products(test_work):
                     test = evaluate(net, data.x_test, data.labels_test)
                 metrics.test_error, metrics.test_accuracy = test.error, test.accuracy
         metrics.seconds = time.perf_counter() - started
