@@ -263,12 +263,12 @@ def test_out_of_memory_is_one_line_exit_1(monkeypatch, capsys, weights, syntheti
     import importlib
 
     app_module = importlib.import_module("gdcli.cli.app")  # gdcli.cli.app is also the Typer app
-    evaluate_module = importlib.import_module("gdcli.cli.evaluate")
+    api_module = importlib.import_module("gdcli.api")  # what `gdcli evaluate` computes with
 
     def exhausted(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(evaluate_module, "evaluate_net", exhausted)
+    monkeypatch.setattr(api_module, "evaluate_network", exhausted)
     with pytest.raises(SystemExit) as exit_info:
         app_module.main(["evaluate", str(weights), "--data-dir", str(synthetic_data_dir)])
     assert exit_info.value.code == 1
