@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.table import Table
+
 from gdcli.cli.app import JsonOpt, QuietOpt, app
 from gdcli.cli.terminal import print_json, stdout
 from gdcli.config import shipped_configs
@@ -18,6 +20,15 @@ def configs_cmd(as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
              for n, (path, about) in shipped.items()]
         )  # fmt: skip
         return
-    width = max(len(n) for n in shipped)
+    if not stdout.is_terminal:  # a pipe: one plain line each, for grep and cut
+        width = max(map(len, shipped))
+        for name, (_, about) in shipped.items():
+            stdout.print(f"{name:<{width}}  {about}", markup=False)
+        return
+    # two columns, the descriptions wrapped at words to the terminal's width
+    table = Table(show_header=False, box=None, pad_edge=False, padding=(0, 2, 0, 0))
+    table.add_column("config", no_wrap=True)
+    table.add_column("what it trains")
     for name, (_, about) in shipped.items():
-        stdout.print(f"{name:<{width}}  {about}", markup=False)
+        table.add_row(name, about)
+    stdout.print(table)
