@@ -195,10 +195,10 @@ def parse_spec(
     for part in filter(None, (p.strip() for p in spec.split(","))):
         m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
         if not m:
-            raise UsageError(f"{name}: {_short(part)} is not an index or a range like 0-27")
+            raise UsageError(f"{name}: {shorten(part)} is not an index or a range like 0-27")
         lo, hi = int(m[1]), int(m[2] or m[1])
         if lo > hi or hi >= size:
-            raise UsageError(f"{name}: {_short(part)} is outside 0-{size - 1}")
+            raise UsageError(f"{name}: {shorten(part)} is outside 0-{size - 1}")
         ranges.append((lo, hi))
     if max_count is not None:
         count, end = 0, -1  # the union of the ranges, sorted: overlaps counted once
@@ -207,7 +207,7 @@ def parse_spec(
             end = max(end, hi)
         if count > max_count:
             raise UsageError(
-                f"{name}: {_short(spec)} names {count:,} {what}; at most {max_count:,} are kept"
+                f"{name}: {shorten(spec)} names {count:,} {what}; at most {max_count:,} are kept"
             )
     out: set[int] = set()
     for lo, hi in ranges:
@@ -216,7 +216,6 @@ def parse_spec(
 
 
 MAX_CONFIG_BYTES = MAX_INPUT_BYTES["config"]  # a config is a few lines; more is not a config
-_short = shorten  # a bad value, cut to errors.MAX_SHOWN characters
 
 
 def _kind(default: Any, item: type | None = None) -> str:
@@ -294,10 +293,12 @@ def _checked(key: str, value: Any, where: str) -> Any:
     """`value` for config key `key`, type-checked and coerced to the key's type; UsageError
     naming `where` (a file and line, or nothing) and the key."""
     if key not in KEYS:
-        raise UsageError(f"{where}unknown key {_short(key)}", hint=f"known keys: {', '.join(KEYS)}")
+        raise UsageError(
+            f"{where}unknown key {shorten(key)}", hint=f"known keys: {', '.join(KEYS)}"
+        )
     default, item = getattr(DEFAULTS, key), LIST_ITEMS.get(key)
     if not _type_ok(value, default, item):
-        raise UsageError(f"{where}key {key!r} must be {_kind(default, item)}, got {_short(value)}")
+        raise UsageError(f"{where}key {key!r} must be {_kind(default, item)}, got {shorten(value)}")
     return _coerce(value, default, item)
 
 
@@ -339,7 +340,7 @@ def find_config(name_or_path: str | Path) -> Path:
     if name in shipped:
         return shipped[name][0]
     raise UsageError(
-        f"no config file or shipped config named {_short(str(name_or_path))}",
+        f"no config file or shipped config named {shorten(str(name_or_path))}",
         hint=f"shipped configs: {', '.join(shipped)} (`gdcli configs` lists them)",
     )
 

@@ -205,7 +205,7 @@ def train_cmd(
             print_json({"status": "diverged", **exc.run.summary, "weights": None})
         raise
     # The weights first: whatever fails after them (the metrics file, stdout) loses nothing.
-    _write(out, lambda path: run.save(path))
+    _write(out, run.save)
     if metrics is not None:
         lines = _metrics_lines(run.history)
         _write(metrics, write_text, lines, hint=f"the weights were written to {out}")

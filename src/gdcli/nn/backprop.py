@@ -114,8 +114,6 @@ class Backprop:
         self.repeat = BATCH_REPEAT in errata and rows > 1
         # W.T as views made once: every step updates the weights in place, the views follow
         self.weights_t = [layer.weights.T for layer in layers]
-        self.plain = [alpha_in_delta and layer.bias is None and not rule.l2 and m is None
-                      for layer, m in zip(layers, self.trainable, strict=True)]  # fmt: skip
 
     def _gates(self, errata: frozenset[str], dropped: bool) -> None:
         """What layer l's delta is multiplied by once it comes down through the weights: f'(h)
@@ -187,8 +185,12 @@ class Backprop:
             self._repeated(x, alpha, t)
             return pred
         # backward: delta_{l-1} = (delta_l @ W_l.T) * f'_{l-1} [* mask], then layer l's step
-        gates, gate_masks, layers = self.gates, self.gate_masks, self.net.layers
-        outs_t, weights_t, plain, grads = self.outs_t, self.weights_t, self.plain, self.grads
+        gates, gate_masks, outs_t, weights_t = (
+            self.gates,
+            self.gate_masks,
+            self.outs_t,
+            self.weights_t,
+        )
         for i in range(last, 0, -1):
             below = dot(deltas[i], weights_t[i], out=deltas[i - 1])
             gate = gates[i - 1]
@@ -196,10 +198,7 @@ class Backprop:
                 below *= gate()
             if gate_masks is not None:
                 below *= gate_masks[i - 1][t]
-            if plain[i]:  # alpha in the delta, no bias, l2 or frozen weights: W -= out.T @ delta
-                layers[i].weights -= dot(outs_t[i - 1], deltas[i], out=grads[i])
-            else:
-                self.step_layer(i, outs_t[i - 1], alpha)
+            self.step_layer(i, outs_t[i - 1], alpha)
         if x is not None:
             self.step_layer(0, x.T, alpha)
         return pred

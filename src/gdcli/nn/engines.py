@@ -83,6 +83,7 @@ class Reference:
         self.net, self.x, self.rule, self.rng = net, x, rule, rng
         self.batch_size, self.augment = batch_size, augment
         self._steppers: dict[int, Backprop] = {}
+        self.sizes = hidden_sizes(net)
 
     def _stepper(self, rows: int) -> Backprop:
         if rows not in self._steppers:  # the last batch may be smaller
@@ -94,8 +95,7 @@ class Reference:
         for start, xb, yb, original in self._batches(y):
             bp = self._stepper(len(xb))
             if self.rule.dropout:
-                sizes = hidden_sizes(self.net)
-                bp.use_masks(dropout_masks(self.rng, self.rule.dropout, len(xb), sizes))
+                bp.use_masks(dropout_masks(self.rng, self.rule.dropout, len(xb), self.sizes))
             pred = bp.step(xb, yb, alpha)
             if original:
                 preds[start : start + len(xb)] = pred
