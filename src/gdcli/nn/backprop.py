@@ -22,6 +22,7 @@ them (out=); backprop.step() is the same computation for one call, returning cop
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,12 +109,13 @@ class Backprop:
         self._gates(errata, dropped)
         self.kept: list[list[np.ndarray]] | None = None
         self.gate_masks: list[list[np.ndarray]] | None = None
-        # per layer: (layer, acts = f(sums) bound to the buffers or None if linear, sums, outs)
-        fs = (f.bound(h, a, net.exp) for f, h, a in zip(self.f, self.sums, self.acts, strict=True))
-        self.plan = list(zip(layers, fs, self.sums, self.acts, self.outs, strict=True))
+        # per layer: acts = f(sums) as a call bound to the buffers, None if linear
+        self.activate = [f.bound(h, a, net.exp)
+                         for f, h, a in zip(self.f, self.sums, self.acts, strict=True)]  # fmt: skip
         self.repeat = BATCH_REPEAT in errata and rows > 1
         # W.T as views made once: every step updates the weights in place, the views follow
         self.weights_t = [layer.weights.T for layer in layers]
+        self.step = self._stepper()
 
     def _gates(self, errata: frozenset[str], dropped: bool) -> None:
         """What layer l's delta is multiplied by once it comes down through the weights: f'(h)
@@ -148,60 +150,93 @@ class Backprop:
             else self.kept
         )
 
-    def step(self, x: np.ndarray | None, y: np.ndarray, alpha: float, t: int = 0) -> np.ndarray:
-        """One step on the batch x (rows, n_inputs) with targets y (rows, n_outputs) and step
-        t's dropout masks; returns the prediction made before the step (a buffer).
-
-        With x None, the first layer's sums are already in sums[0] and its delta is left in
-        deltas[0] without its step (the Gram engine makes both). The three parts are written
-        in one function, its buffers in locals: at a few microseconds a step, method calls and
-        attribute look-ups would cost a quarter of it.
+    def _stepper(self) -> Callable[..., np.ndarray]:
+        """The step function, its buffers and flags bound once as the locals of a closure: at
+        a few microseconds a step, attribute look-ups and method calls would cost a fifth of it.
         """
-        kept, last, dot, deltas = self.kept, self.last, self.dot, self.deltas
-        # forward: out_l = f_l(out_{l-1} @ W_l + b_l), times the kept mask with dropout
-        below = x
-        for i, (layer, f, h, a, out) in enumerate(self.plan):
-            if below is not None:
-                dot(below, layer.weights, out=h)
-                if layer.bias is not None:
-                    h += layer.bias
-            if f is not None:
-                f()
-            if kept is not None and i < last:
-                np.multiply(a, kept[i][t], out=out)
-            below = out
-        pred = self.pred
-        if self.softmax:
-            np.copyto(pred, softmax(self.acts[-1]))
-        # output: delta_L = (pred - y) * f'(h_L), the mean over the batch
-        delta = np.subtract(pred, y, out=deltas[-1])
-        if self.out_deriv is not None:
-            delta *= self.out_deriv(pred, out=self.out_buf)
-        if self.divisor is not None:
-            delta /= self.divisor
-        if self.alpha_in_delta:
-            delta *= alpha
-        if self.repeat:
-            self._repeated(x, alpha, t)
-            return pred
-        # backward: delta_{l-1} = (delta_l @ W_l.T) * f'_{l-1} [* mask], then layer l's step
-        gates, gate_masks, outs_t, weights_t = (
-            self.gates,
-            self.gate_masks,
-            self.outs_t,
-            self.weights_t,
+        layers, last, dot, deltas = self.net.layers, self.last, self.dot, self.deltas
+        weights, biases = [layer.weights for layer in layers], [layer.bias for layer in layers]
+        sums, acts, outs, outs_t, grads = self.sums, self.acts, self.outs, self.outs_t, self.grads
+        fs, gates, weights_t = self.activate, self.gates, self.weights_t
+        softmax_out, out_deriv, out_buf, divisor = (
+            self.softmax,
+            self.out_deriv,
+            self.out_buf,
+            self.divisor,
         )
-        for i in range(last, 0, -1):
-            below = dot(deltas[i], weights_t[i], out=deltas[i - 1])
-            gate = gates[i - 1]
-            if gate is not None:
-                below *= gate()
-            if gate_masks is not None:
-                below *= gate_masks[i - 1][t]
-            self.step_layer(i, outs_t[i - 1], alpha)
-        if x is not None:
-            self.step_layer(0, x.T, alpha)
-        return pred
+        in_delta, repeat, step_layer = self.alpha_in_delta, self.repeat, self.step_layer
+        # the output's sums are its prediction: the last product can write it where it is wanted
+        direct = not softmax_out and fs[-1] is None and biases[-1] is None and last > 0
+        # W -= out.T @ (alpha delta) and nothing more: no l2, no frozen weights, no bias
+        plain = [in_delta and not self.rule.l2 and m is None and b is None
+                 for m, b in zip(self.trainable, biases, strict=True)]  # fmt: skip
+
+        def step(
+            x: np.ndarray | None,
+            y: np.ndarray,
+            alpha: float,
+            t: int = 0,
+            out: np.ndarray | None = None,
+        ) -> np.ndarray:
+            """One step on the batch x (rows, n_inputs) with targets y (rows, n_outputs) and
+            step t's dropout masks; returns the prediction made before the step, written into
+            `out` (rows, n_outputs) if given, else into a buffer.
+
+            With x None, the first layer's sums are already in sums[0] and its delta is left in
+            deltas[0] without its step (the Gram engine makes both).
+            """
+            kept = self.kept
+            # forward: out_l = f_l(out_{l-1} @ W_l + b_l), times the kept mask with dropout
+            below = x
+            for i in range(last):
+                if below is not None:
+                    dot(below, weights[i], out=sums[i])
+                    if biases[i] is not None:
+                        sums[i] += biases[i]
+                if fs[i] is not None:
+                    fs[i]()
+                if kept is not None:
+                    np.multiply(acts[i], kept[i][t], out=outs[i])
+                below = outs[i]
+            pred = self.pred if out is None else out
+            if direct:
+                dot(below, weights[-1], out=pred)
+            else:
+                if below is not None:
+                    dot(below, weights[-1], out=sums[-1])
+                    if biases[-1] is not None:
+                        sums[-1] += biases[-1]
+                if fs[-1] is not None:
+                    fs[-1]()
+                np.copyto(pred, softmax(acts[-1]) if softmax_out else acts[-1])
+            # output: delta_L = (pred - y) * f'(h_L), the mean over the batch
+            delta = np.subtract(pred, y, out=deltas[-1])
+            if out_deriv is not None:
+                delta *= out_deriv(pred, out=out_buf)
+            if divisor is not None:
+                delta /= divisor
+            if in_delta:
+                delta *= alpha
+            if repeat:
+                self._repeated(x, alpha, t)
+                return pred
+            # backward: delta_{l-1} = (delta_l @ W_l.T) * f'_{l-1} [* mask], then layer l's step
+            gate_masks = self.gate_masks
+            for i in range(last, 0, -1):
+                below = dot(deltas[i], weights_t[i], out=deltas[i - 1])
+                if gates[i - 1] is not None:
+                    below *= gates[i - 1]()
+                if gate_masks is not None:
+                    below *= gate_masks[i - 1][t]
+                if plain[i]:
+                    weights[i] -= dot(outs_t[i - 1], deltas[i], out=grads[i])
+                else:
+                    step_layer(i, outs_t[i - 1], alpha)
+            if x is not None:
+                step_layer(0, x.T, alpha)
+            return pred
+
+        return step
 
     def weight_deltas(self, i: int, inputs_t: np.ndarray) -> np.ndarray:
         """Layer i's weight deltas from its inputs, transposed (n_in, rows): inputs.T @ delta

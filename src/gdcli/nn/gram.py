@@ -101,8 +101,11 @@ class Gram:
         if self.bias:
             w0 = np.vstack([w0, first.bias])
         preds = np.empty((len(y), net.n_outputs))
-        pred_rows, y_rows = list(preds), [y[t : t + 1] for t in range(len(y))]
-        h, pred = bp.sums[0][0], bp.pred[0]
+        pred_rows, y_rows = (
+            [preds[t : t + 1] for t in range(len(y))],
+            [y[t : t + 1] for t in range(len(y))],
+        )
+        h = bp.sums[0][0]
         step = bp.step
         alpha, out_mask = np.float64(alpha), self.out_mask
         deltas = np.empty((self.blocks[0].stop - self.blocks[0].start, w0.shape[1]))
@@ -114,8 +117,7 @@ class Gram:
             for t, g, d_t in zip(range(blk.start, blk.stop), gram, delta_rows, strict=False):
                 np.dot(g, d, out=h)
                 bp.deltas[0] = d_t
-                step(None, y_rows[t], alpha, t)
-                pred_rows[t][...] = pred
+                step(None, y_rows[t], alpha, t, pred_rows[t])
                 if out_mask is not None:
                     d_t *= out_mask
             w0 -= self.u[blk].T @ d
