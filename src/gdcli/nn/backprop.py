@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gdcli.book.errata import BATCH_REPEAT, BATCH_SQUARED, DROPOUT_DERIV, RELU2DERIV
-from gdcli.nn.model import ACTIVATIONS, Network, softmax
+from gdcli.nn.model import ACTIVATIONS, Network, fast_dot, softmax
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class Backprop:
         # the output's f'(h) for squared error (softmax with cross-entropy has none)
         self.out_deriv = None if self.softmax else self.f[-1].deriv
         self.out_buf = np.empty_like(self.pred)
-        self.dot = np.dot if net.dot is np.matmul else self._exact_dot
+        self.dot = fast_dot if net.dot is np.matmul else self._exact_dot
         self._gates(errata, dropped)
         self.kept: list[list[np.ndarray]] | None = None
         self.gate_masks: list[list[np.ndarray]] | None = None

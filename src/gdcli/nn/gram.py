@@ -34,7 +34,7 @@ import numpy as np
 
 from gdcli.nn.backprop import Backprop, StepRule
 from gdcli.nn.engines import dropout_masks, hidden_sizes
-from gdcli.nn.model import Network
+from gdcli.nn.model import Network, fast_dot
 
 # A block holds up to BLOCK images, fewer when its products X @ W0 and U.T @ D would exceed
 # BLOCK_WORK multiply-adds. Each step's product G[t] @ D grows with the block; the block's
@@ -106,7 +106,7 @@ class Gram:
             [y[t : t + 1] for t in range(len(y))],
         )
         h = bp.sums[0][0]
-        step = bp.step
+        step, dot = bp.step, fast_dot
         alpha, out_mask = np.float64(alpha), self.out_mask
         deltas = np.empty((self.blocks[0].stop - self.blocks[0].start, w0.shape[1]))
         # the first layer's delta (alpha times it) goes straight into its row of D
@@ -115,7 +115,7 @@ class Gram:
             d = deltas[: blk.stop - blk.start]
             np.dot(self.x[blk], w0, out=d)  # row t: x_t @ W0 until step t writes d_t there
             for t, g, d_t in zip(range(blk.start, blk.stop), gram, delta_rows, strict=False):
-                np.dot(g, d, out=h)
+                dot(g, d, out=h)
                 bp.deltas[0] = d_t
                 step(None, y_rows[t], alpha, t, pred_rows[t])
                 if out_mask is not None:
