@@ -218,6 +218,7 @@ def train_cmd(
     given["errata"] = parse_list(errata, str, "errata")
     cfg = api.configure(config, **given)
     folder, about = None, {}
+    progress = _Progress()
     if run_dir is not None:
         if out is not None or metrics is not None:
             given_as = "--out" if out is not None else "--metrics"
@@ -227,6 +228,7 @@ def train_cmd(
                 hint="leave out --out and --metrics, or --run-dir",
             )
         folder, about = _new_run_folder(run_dir, config, cfg)
+        progress.send({"run_dir": str(folder)})
         out, metrics = folder / folders.WEIGHTS, folder / folders.METRICS
     out = Path("weights.npz") if out is None else out
     _check_outputs(out, metrics, config)
@@ -236,7 +238,7 @@ def train_cmd(
         claims.enter_context(claim(out, "weights file"))
         if metrics is not None:
             claims.enter_context(claim(metrics, "metrics file"))
-        _train(api, cfg, data_dir, quiet, out, metrics, folder, about, as_json)
+        _train(api, cfg, data_dir, quiet, out, metrics, folder, about, as_json, progress)
 
 
 def _train(
@@ -249,11 +251,12 @@ def _train(
     folder: Path | None,
     run_info: dict[str, Any],
     as_json: bool,
+    progress: _Progress,
 ) -> None:
     """Train, write the weights, then the metrics and (with --run-dir) the summary, report.
     run_info: the run folder's name, path, base config and settings (with --run-dir)."""
     try:
-        run = api.train(cfg, data_dir=data_dir, quiet=quiet, on_epoch=_progress_writer(cfg))
+        run = api.train(cfg, data_dir=data_dir, quiet=quiet, on_epoch=progress.on_epoch(cfg))
     except api.Diverged as exc:
         if folder is not None:
             _write_summary(folder, {"status": "diverged", **exc.run.summary, "weights": None,
@@ -327,29 +330,36 @@ def _write_summary(folder: Path, summary: dict[str, Any]) -> None:
     _write(folder / folders.SUMMARY, write_text, to_json(summary, indent=2) + "\n")
 
 
-def _progress_writer(cfg: Any) -> Callable[[dict[str, Any]], None] | None:
-    """With $GDCLI_PROGRESS_FD (set by `gdcli sweep` for its children), one JSON line per epoch
-    to that file descriptor: how a parent process follows the run. Silent if it cannot."""
-    text = os.environ.get(PROGRESS_FD_ENV, "")
-    if not text.isdigit() or len(text) > 6:
-        return None
-    fd = int(text)
-    broken = False
+class _Progress:
+    """With $GDCLI_PROGRESS_FD (set by `gdcli sweep` for its children), JSON lines to that file
+    descriptor: the run folder once made (`{"run_dir": ...}`), then one line per epoch
+    (`{"epoch": 3, "epochs": 10, ...}`): how a parent process follows the run. Silent when the
+    variable is unset or the descriptor cannot be written (training goes on)."""
 
-    def write(record: dict[str, Any]) -> None:
-        nonlocal broken
-        if broken:
+    def __init__(self) -> None:
+        text = os.environ.get(PROGRESS_FD_ENV, "")
+        self.fd = int(text) if text.isdigit() and len(text) <= 6 else None
+
+    def send(self, record: dict[str, Any]) -> None:
+        if self.fd is None:
             return
-        line = {"epoch": record["epoch"], "epochs": cfg.epochs}
-        for k in ("test_accuracy", "val_accuracy"):
-            if record.get(k) is not None:
-                line[k] = record[k]
         try:
-            os.write(fd, (to_json(line) + "\n").encode())
-        except OSError:  # not open, or the reader went away: training goes on
-            broken = True
+            os.write(self.fd, (to_json(record) + "\n").encode())
+        except OSError:  # not open, or the reader went away
+            self.fd = None
 
-    return write
+    def on_epoch(self, cfg: Any) -> Callable[[dict[str, Any]], None] | None:
+        if self.fd is None:
+            return None
+
+        def send_epoch(record: dict[str, Any]) -> None:
+            line = {"epoch": record["epoch"], "epochs": cfg.epochs}
+            for k in ("test_accuracy", "val_accuracy"):
+                if record.get(k) is not None:
+                    line[k] = record[k]
+            self.send(line)
+
+        return send_epoch
 
 
 def _check_outputs(out: Path, metrics: Path | None, config: Path | None) -> None:

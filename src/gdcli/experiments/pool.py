@@ -2,8 +2,9 @@
 
 Each command is a process of its own session (so a Ctrl-C at the terminal reaches this process
 only, which then stops every child itself, the same way whatever stopped it). It gets a pipe
-whose write end's number is in $GDCLI_PROGRESS_FD: `gdcli train` writes one JSON line per epoch
-there (`{"epoch": 3, "epochs": 10}`), which is how a parent follows a child between the lines
+whose write end's number is in $GDCLI_PROGRESS_FD: `gdcli train` writes its run folder there
+(`{"run_dir": "runs/3-alpha0.1"}`), then one JSON line per epoch (`{"epoch": 3, "epochs": 10}`),
+which is how a parent follows a child between the lines
 it prints. Its stdout (the child's `--json` result) and stderr (its `error:` line) are read
 through the same select loop; nothing here runs a thread.
 """
@@ -38,6 +39,7 @@ class Job:
     state: str = "queued"
     epoch: int | None = None  # the last epoch the child reported finished
     epochs: int | None = None
+    run_dir: str | None = None  # the folder the child said it made (`{"run_dir": ...}`)
     result: dict[str, Any] | None = None  # the child's JSON result on stdout
     error: str | None = None  # the child's `error:` line, or what happened to it
     returncode: int | None = None
@@ -152,6 +154,8 @@ class Pool:
     def _progress_line(self, job: Job, line: bytes) -> None:
         with contextlib.suppress(ValueError, UnicodeDecodeError):
             record = json.loads(line)
+            if isinstance(record, dict) and isinstance(record.get("run_dir"), str):
+                job.run_dir = record["run_dir"]
             if isinstance(record, dict) and isinstance(record.get("epoch"), int):
                 job.epoch = record["epoch"]
                 if isinstance(record.get("epochs"), int):

@@ -122,16 +122,13 @@ def read_run(path: Path) -> RunRecord:
             record.status = "running" if running else "incomplete"
         else:
             _read_summary(record, read_summary(summary_path))
-        if (path / folders.METRICS).is_file():
-            history = read_metrics(path / folders.METRICS)
-            if history:
-                record.epochs = record.epochs or history[-1]["epoch"]
-                record.best_val_accuracy, last_val = _best(history, "val_accuracy")
-                record.best_test_accuracy, last_test = _best(history, "test_accuracy")
-                record.val_accuracy = last_val if last_val is not None else record.val_accuracy
-                record.test_accuracy = last_test if last_test is not None else record.test_accuracy
     except GdcliError as exc:
         record.status, record.error = "unreadable", exc.message
+    try:
+        if (path / folders.METRICS).is_file():
+            _read_history(record, read_metrics(path / folders.METRICS))
+    except GdcliError as exc:  # the summary still says how the run ended (a diverged run's
+        record.error = record.error or exc.message  # last epoch may hold a runaway figure)
     if record.best_test_accuracy is None:
         record.best_test_accuracy = record.test_accuracy
     if record.best_val_accuracy is None:
@@ -139,6 +136,16 @@ def read_run(path: Path) -> RunRecord:
     if (path / folders.WEIGHTS).is_file():
         record.weights = path / folders.WEIGHTS
     return record
+
+
+def _read_history(record: RunRecord, history: list[dict[str, Any]]) -> None:
+    if not history:
+        return
+    record.epochs = record.epochs or history[-1]["epoch"]
+    record.best_val_accuracy, last_val = _best(history, "val_accuracy")
+    record.best_test_accuracy, last_test = _best(history, "test_accuracy")
+    record.val_accuracy = last_val if last_val is not None else record.val_accuracy
+    record.test_accuracy = last_test if last_test is not None else record.test_accuracy
 
 
 def _read_summary(record: RunRecord, summary: dict[str, Any]) -> None:
