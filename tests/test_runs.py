@@ -200,14 +200,6 @@ def test_runs_table_and_json(three_runs):
     assert runs[0]["val_accuracy"] is None and runs[0]["best_test_accuracy"] == 0.725
 
 
-def test_report_takes_the_runs_weights_files(three_runs, synthetic_data_dir, tmp_path):
-    done = [r.weights for r in read_runs(three_runs) if r.status == "done"]
-    report = run_cli("report", str(done[0]), "--data-dir", str(synthetic_data_dir),
-                     "--out", "r.html", "--mistakes", "0", cwd=tmp_path)  # fmt: skip
-    assert report.returncode == 0, report.stderr
-    assert "1-alpha0.001-epochs2" in (tmp_path / "r.html").read_text()
-
-
 def test_runs_sorted_by_a_column(three_runs):
     def order(*args: str) -> list[str]:
         out = json.loads(run_cli("runs", str(three_runs), "--json", *args).stdout)
