@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from gdcli.cli.app import JsonOpt, app, option
+from gdcli.cli.app import JsonOpt, QuietOpt, app, option
 from gdcli.cli.terminal import fmt_value, print_json, stdout
 
 RUN_DIR = Path("runs")
@@ -71,9 +71,10 @@ def runs_cmd(
     ] = "name",
     reverse: Annotated[bool, option("--reverse", help="The other way round.")] = False,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,  # it prints nothing on stderr but errors anyway
 ) -> None:
-    """The runs in a folder as one table: what differs between them, how each ended, its best
-    and last validation and test accuracy, its time."""
+    """List the runs in a folder as one table. What differs between them, how each ended, its
+    best and last validation and test accuracy, its time."""
     from gdcli.experiments.table import read_runs, sort_runs
 
     records = sort_runs(read_runs(folder), sort.replace("-", "_"), reverse)

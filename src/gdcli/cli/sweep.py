@@ -96,7 +96,7 @@ AxesArg = Annotated[
     typer.Argument(
         metavar="KEY=V1,V2,...",
         help="A config key and its values, e.g. alpha=0.001,0.01,0.1 hidden=40,[128,64] "
-        "(brackets group a value holding commas).",
+        "(brackets group a value holding commas). [required]",
         show_default=False,
     ),
 ]
@@ -135,7 +135,7 @@ def sweep_cmd(
         option(
             "--print-commands",
             help="Print one `gdcli train` command per run and run nothing (for GNU parallel, "
-            "a Slurm array, ...).",
+            "a Slurm array).",
         ),
     ] = False,
     as_json: JsonOpt = False,

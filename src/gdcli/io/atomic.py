@@ -247,9 +247,12 @@ def claim(final: Path, what: str = "file") -> Iterator[None]:
             os.close(fd)  # released and removed meanwhile: claim the new one
         else:
             raise UsageError(f"cannot claim {final}: its lock file keeps changing")
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        with contextlib.suppress(OSError):  # who holds it, for the message: a full disk
+            os.ftruncate(fd, 0)  # must not stop the claim (the write itself will say so)
+            os.write(fd, str(os.getpid()).encode())
     except OSError as exc:
+        if exc.errno in _FULL:
+            raise write_error(final, exc) from exc
         raise UsageError(f"cannot write {final}: {exc.strerror or exc}") from exc
     try:
         yield
