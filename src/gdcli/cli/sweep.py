@@ -134,8 +134,8 @@ def sweep_cmd(
         bool,
         option(
             "--print-commands",
-            help="Print one `gdcli train` command per run and run nothing (for GNU parallel, "
-            "a Slurm array).",
+            help="Print one `gdcli train` command per run and run nothing (for GNU parallel "
+            "or a Slurm array).",
         ),
     ] = False,
     as_json: JsonOpt = False,
