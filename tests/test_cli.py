@@ -46,8 +46,8 @@ def commands() -> list[str]:
     return [line.split()[0] for line in section.splitlines() if line.strip()]
 
 
-ALL_COMMANDS = ["fetch", "train", "configs", "evaluate", "predict", "visualize-weights",
-                "examples", "plot", "report"]  # fmt: skip
+ALL_COMMANDS = ["fetch", "train", "configs", "runs", "sweep", "evaluate", "predict",
+                "visualize-weights", "examples", "plot", "report"]  # fmt: skip
 
 
 def help_entries(text: str) -> dict[str, str]:

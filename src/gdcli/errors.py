@@ -68,6 +68,10 @@ class GdcliError(Exception):
         """Add `text` to the end of the message (what a caller knows that the raiser did not)."""
         self._message += text
 
+    def prepend(self, text: str) -> None:
+        """Put `text` before the message (where the caller was: "the run alpha=2: ...")."""
+        self._message = text + self._message
+
     def cli_lines(self) -> tuple[str, str | None]:
         """(message, hint) as the CLI prints them: keys as their options (--n-train)."""
         return spelled(self._message, True), spelled(self._hint, True)  # type: ignore[return-value]

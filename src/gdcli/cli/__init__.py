@@ -8,7 +8,10 @@ import importlib
 
 from gdcli.cli.app import app, main
 
-COMMANDS = ("fetch", "train", "configs", "evaluate", "visualize", "plot", "report", "examples")
+COMMANDS = (
+    "fetch", "train", "configs", "runs", "sweep", "evaluate", "visualize", "plot", "report",
+    "examples",
+)  # fmt: skip
 for _name in COMMANDS:  # evaluate.py holds evaluate and predict
     importlib.import_module(f"gdcli.cli.{_name}")
 

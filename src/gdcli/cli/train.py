@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,8 +27,10 @@ from gdcli.config import (
     parse_list,
 )
 from gdcli.data.registry import DATASETS
-from gdcli.errors import GdcliError, UsageError
-from gdcli.io.atomic import write_text
+from gdcli.errors import GdcliError, Interrupted, UsageError
+from gdcli.experiments import folders
+from gdcli.experiments.pool import PROGRESS_FD_ENV
+from gdcli.io.atomic import claim, write_text
 
 
 def key_option(key: str, help: str, metavar: str | None = None, flag: str | None = None) -> Any:
@@ -171,11 +176,33 @@ def train_cmd(
         key_option("errata", "The book's errata to reproduce, e.g. relu2deriv.", "NAMES"),
     ] = None,
     out: Annotated[
-        Path, option("--out", help="Weights file to write.", default="weights.npz", metavar="FILE")
-    ] = Path("weights.npz"),
+        Path | None,
+        option(
+            "--out",
+            help="Weights file to write.",
+            default="weights.npz",
+            metavar="FILE",
+            rich_help_panel="Output",
+        ),
+    ] = None,
     metrics: Annotated[
         Path | None,
-        option("--metrics", help="Also write one JSON line per epoch to FILE.", metavar="FILE"),
+        option(
+            "--metrics",
+            help="Also write one JSON line per epoch to FILE.",
+            metavar="FILE",
+            rich_help_panel="Output",
+        ),
+    ] = None,
+    run_dir: Annotated[
+        Path | None,
+        option(
+            "--run-dir",
+            help="Put the run in a new numbered folder under DIR (weights, metrics, config, "
+            "summary), named after what differs: DIR/3-alpha0.001.",
+            metavar="DIR",
+            rich_help_panel="Output",
+        ),
     ] = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -190,10 +217,50 @@ def train_cmd(
     given["init_scale"] = parse_list(init_scale, float, "init_scale")
     given["errata"] = parse_list(errata, str, "errata")
     cfg = api.configure(config, **given)
+    folder, about = None, {}
+    progress = _Progress()
+    if run_dir is not None:
+        if out is not None or metrics is not None:
+            given_as = "--out" if out is not None else "--metrics"
+            raise UsageError(
+                f"--run-dir puts the weights and the metrics in the run's folder; {given_as} "
+                "cannot go with it",
+                hint="leave out --out and --metrics, or --run-dir",
+            )
+        folder, about = _new_run_folder(run_dir, config, cfg)
+        progress.send({"run_dir": str(folder)})
+        out, metrics = folder / folders.WEIGHTS, folder / folders.METRICS
+    out = Path("weights.npz") if out is None else out
     _check_outputs(out, metrics, config)
+    with contextlib.ExitStack() as claims:
+        # Held for the whole run: a second train into the same file is refused now, not
+        # left to report a file that holds the other run (io/atomic.py, claim).
+        claims.enter_context(claim(out, "weights file"))
+        if metrics is not None:
+            claims.enter_context(claim(metrics, "metrics file"))
+        _train(api, cfg, data_dir, quiet, out, metrics, folder, about, as_json, progress)
+
+
+def _train(
+    api: Any,
+    cfg: Any,
+    data_dir: Path | None,
+    quiet: bool,
+    out: Path,
+    metrics: Path | None,
+    folder: Path | None,
+    run_info: dict[str, Any],
+    as_json: bool,
+    progress: _Progress,
+) -> None:
+    """Train, write the weights, then the metrics and (with --run-dir) the summary, report.
+    run_info: the run folder's name, path, base config and settings (with --run-dir)."""
     try:
-        run = api.train(cfg, data_dir=data_dir, quiet=quiet)
+        run = api.train(cfg, data_dir=data_dir, quiet=quiet, on_epoch=progress.on_epoch(cfg))
     except api.Diverged as exc:
+        if folder is not None:
+            _write_summary(folder, {"status": "diverged", **exc.run.summary, "weights": None,
+                                    "error": exc.message, **run_info})  # fmt: skip
         # The metrics of the diverged run are written; the weights are not. Say which file is
         # which, so an older --out is not taken for this run's.
         if metrics is not None:
@@ -202,7 +269,13 @@ def train_cmd(
             if out.exists():
                 exc.append(f", {out} is left from an earlier run")
         if as_json:
-            print_json({"status": "diverged", **exc.run.summary, "weights": None})
+            print_json({"status": "diverged", **exc.run.summary, "weights": None, **run_info})
+        raise
+    except (GdcliError, Interrupted) as exc:
+        if folder is not None:  # the folder says how its run ended
+            status = "failed" if isinstance(exc, GdcliError) else "interrupted"
+            with contextlib.suppress(GdcliError, OSError):
+                _write_summary(folder, {"status": status, "error": exc.message, **run_info})
         raise
     # The weights first: whatever fails after them (the metrics file, stdout) loses nothing.
     _write(out, run.save)
@@ -210,8 +283,10 @@ def train_cmd(
         lines = _metrics_lines(run.history)
         _write(metrics, write_text, lines, hint=f"the weights were written to {out}")
     summary = run.summary
+    if folder is not None:
+        _write_summary(folder, {"status": "ok", **summary, "weights": str(out), **run_info})
     if as_json:
-        print_json({"status": "ok", **summary, "weights": str(out)})
+        print_json({"status": "ok", **summary, "weights": str(out), **run_info})
         return
     print_table(
         None,
@@ -223,10 +298,68 @@ def train_cmd(
              fmt_value(summary["test_accuracy"], pct=True)],
         ],
     )  # fmt: skip
+    where = f"the run's files written to {folder}/" if folder else f"weights written to {out}"
     stdout.print(
-        f"{summary['epochs']} epochs at alpha {cfg.alpha:g} in {summary['seconds']:.2f}s; "
-        f"weights written to {out}"
+        f"{summary['epochs']} epochs at alpha {cfg.alpha:g} in {summary['seconds']:.2f}s; {where}"
     )
+
+
+def _new_run_folder(run_dir: Path, config: str | None, cfg: Any) -> tuple[Path, dict[str, Any]]:
+    """A new folder under `run_dir` named after what differs from the base (the --config file,
+    else the defaults), holding the resolved config as config.toml; and what the summary says
+    of it (name, run_dir, base, settings)."""
+    from gdcli.config import DEFAULTS, TrainConfig
+    from gdcli.experiments.config_file import config_toml
+    from gdcli.experiments.grid import base_values
+    from gdcli.experiments.naming import differences, run_label
+
+    base = TrainConfig(**base_values(config)) if config else DEFAULTS
+    base_name = Path(config).stem if config else None
+    diffs = differences(cfg, base)
+    folder = folders.new_run_folder(run_dir, run_label(diffs, base_name))
+    comment = (
+        f"Run {folder.name}: its whole configuration, as gdcli train resolved it.\n"
+        f"`gdcli train --config {folder / folders.CONFIG}` runs it again."
+    )
+    _write(folder / folders.CONFIG, write_text, config_toml(cfg, comment))
+    about = {"name": folder.name, "run_dir": str(folder), "base": config, "settings": diffs}
+    return folder, about
+
+
+def _write_summary(folder: Path, summary: dict[str, Any]) -> None:
+    _write(folder / folders.SUMMARY, write_text, to_json(summary, indent=2) + "\n")
+
+
+class _Progress:
+    """With $GDCLI_PROGRESS_FD (set by `gdcli sweep` for its children), JSON lines to that file
+    descriptor: the run folder once made (`{"run_dir": ...}`), then one line per epoch
+    (`{"epoch": 3, "epochs": 10, ...}`): how a parent process follows the run. Silent when the
+    variable is unset or the descriptor cannot be written (training goes on)."""
+
+    def __init__(self) -> None:
+        text = os.environ.get(PROGRESS_FD_ENV, "")
+        self.fd = int(text) if text.isdigit() and len(text) <= 6 else None
+
+    def send(self, record: dict[str, Any]) -> None:
+        if self.fd is None:
+            return
+        try:
+            os.write(self.fd, (to_json(record) + "\n").encode())
+        except OSError:  # not open, or the reader went away
+            self.fd = None
+
+    def on_epoch(self, cfg: Any) -> Callable[[dict[str, Any]], None] | None:
+        if self.fd is None:
+            return None
+
+        def send_epoch(record: dict[str, Any]) -> None:
+            line = {"epoch": record["epoch"], "epochs": cfg.epochs}
+            for k in ("test_accuracy", "val_accuracy"):
+                if record.get(k) is not None:
+                    line[k] = record[k]
+            self.send(line)
+
+        return send_epoch
 
 
 def _check_outputs(out: Path, metrics: Path | None, config: Path | None) -> None:
