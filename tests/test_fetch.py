@@ -108,6 +108,25 @@ def test_table_on_stdout_nothing_on_stderr_when_quiet(tmp_path, mirror):
     assert TRAIN_IMAGES in result.stdout and "prepared:" in result.stdout
 
 
+def test_n_train_is_accepted_with_a_note_and_changes_nothing(tmp_path, mirror):
+    """gdcli 0.2's `fetch --n-train` is accepted for a release: one note, the same output."""
+    plain = fetch_cli(tmp_path, "--mirror", mirror.url, "--json")
+    old = fetch_cli(tmp_path, "--mirror", mirror.url, "--json", "--n-train", "5")
+    assert plain.returncode == old.returncode == 0, old.stderr
+    assert "--n-train" not in plain.stderr
+    notes = [line for line in old.stderr.splitlines() if "--n-train" in line]
+    assert notes == [
+        "note: fetch --n-train has no effect and will be removed in gdcli 0.4; "
+        "`gdcli train --n-train N` chooses the training images"
+    ]
+    assert json.loads(old.stdout)["prepared"] == json.loads(plain.stdout)["prepared"]
+    assert json.loads(old.stdout)["prepared"]["train_images"] == [1000, 784]
+    quiet = fetch_cli(tmp_path, "--mirror", mirror.url, "--quiet", "--n-train", "5")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    helped = run_cli("fetch", "--help")
+    assert "--n-train" not in helped.stdout
+
+
 def test_mirror_from_environment(tmp_path, mirror, dead_url, quick_retries):
     result = fetch_cli(tmp_path, "--json", env={"GDCLI_MIRROR": f"{dead_url},{mirror.url}"})
     assert result.returncode == 0, result.stderr

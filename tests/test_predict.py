@@ -9,7 +9,7 @@ from conftest import assert_one_line_error, run_cli
 from PIL import Image, ImageDraw
 
 from gdcli.cli.evaluate import score_bars
-from gdcli.data.digit import centre_of_mass, to_mnist_form
+from gdcli.data.digit import STROKE, THIN, centre_of_mass, stroke_width, to_mnist_form
 from gdcli.data.images import read_grey
 from gdcli.data.transforms import deskew
 from gdcli.io import weights_file
@@ -119,6 +119,46 @@ def test_the_same_digit_anywhere_at_any_size_gives_the_same_input(tmp_path):
     wide[20:30, 10:190] = 1.0  # a wide stroke keeps its aspect ratio: 20 wide, ~1 tall
     form = to_mnist_form(wide)
     assert ink_box(form.pixels)[1] == 20 and ink_box(form.pixels)[0] <= 2
+
+
+def test_stroke_width_measures_a_bar_and_a_ring():
+    bar = np.zeros((60, 60))
+    bar[10:50, 28:31] = 1.0  # 3 wide, 40 long: 2 * 120 / 86
+    assert stroke_width(bar) == pytest.approx(240 / 86)
+    ring = np.asarray(draw(0, size=(300, 300), at=(40, 40), width=10), dtype=np.float64)
+    assert 7 <= stroke_width(1 - ring / 255) <= 10.5  # round strokes read a little thin
+
+
+@pytest.mark.parametrize("digit", [0, 1, 3, 7])
+def test_a_thin_pen_is_thickened_to_mnist_strokes_and_a_thick_one_left(digit):
+    """A 3-pixel pen on a digit 200 pixels tall would be a 0.3-pixel stroke in the 20x20 box:
+    it is dilated to MNIST's width. A 20-pixel pen is already within MNIST's widths (5th to
+    95th percentile 1.32-2.77 by the same measure) and is fitted as drawn."""
+
+    def form(pen):
+        img = draw(digit, size=(300, 300), at=(40, 40), scale=200 / 210, width=pen)
+        return to_mnist_form(np.asarray(img, dtype=np.float64) / 255)
+
+    thin, thick = form(3), form(20)
+    assert thin.thickened and thin.stroke < 0.5 and not thick.thickened and thick.stroke >= THIN
+    assert 1.6 <= stroke_width(thin.pixels) <= 2.6, stroke_width(thin.pixels)  # about STROKE
+    assert 1.32 <= stroke_width(thick.pixels) <= 2.77
+    assert thin.pixels.max() == 1.0 and ink_box(thin.pixels)[0] == 20  # still 20 tall
+    r, c = thin.centre
+    assert abs(r - 14) <= 0.55 and abs(c - 14) <= 0.55
+    # thickened, the thin pen's digit is close to the thick pen's, not a faint outline of it
+    assert thin.pixels.sum() >= 0.9 * thick.pixels.sum()
+    assert STROKE == 2.0
+
+
+def test_predict_says_it_thickened_a_thin_pen(tmp_path, synthetic_weights):
+    draw(3, size=(300, 300), at=(40, 40), scale=200 / 210, width=3).save(tmp_path / "thin.png")
+    result = run_cli("predict", str(synthetic_weights), "--image", "thin.png", "--json",
+                     cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    about = json.loads(result.stdout)["image"]
+    assert about["thickened"] is True and about["stroke_width"] < 0.5
+    assert "its strokes thickened from 0.2 to MNIST's 2 pixels" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -307,6 +347,11 @@ def test_drawn_digits_are_recognised_by_a_network_trained_on_mnist(tmp_path, dat
         out = run_cli("predict", "--image", name, "--json", "--quiet", cwd=tmp_path)
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["predicted"] == digit, (name, out.stdout)
+    # a thin pen (3 pixels on a digit 200 tall): unthickened, this network read 1 of these 5
+    for digit in (0, 1, 3, 6, 7):
+        draw(digit, size=(300, 300), at=(40, 40), scale=200 / 210, width=3).save(tmp_path / "t.png")
+        out = run_cli("predict", "--image", "t.png", "--json", "--quiet", cwd=tmp_path)
+        assert json.loads(out.stdout)["predicted"] == digit, (digit, out.stdout)
     why = run_cli("predict", "--image", "seven.png", "--explain", "why.png", cwd=tmp_path)
     assert why.returncode == 0 and "predicted: 7" in why.stdout
     assert decoded((tmp_path / "why.png").read_bytes()).shape[0] >= 800

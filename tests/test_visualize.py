@@ -441,11 +441,6 @@ def test_train_records_snapshots_that_animate(tmp_path, synthetic_data_dir):
     assert Image.open(tmp_path / "evo.gif").n_frames == frames >= 3
 
 
-def mean_image_correlations(w: np.ndarray, x: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """(10,): the correlation of each digit's weights with that digit's mean image."""
-    return np.array([np.corrcoef(w[:, d], x[labels == d].mean(axis=0))[0, 1] for d in range(10)])
-
-
 def test_readme_correlations(data_dir):
     """The README's table: after the book's 350 epochs each digit's weights correlate with its
     mean image at only 0.00-0.06 (memorised), configs/best.toml's at 0.30-0.48."""
@@ -453,6 +448,7 @@ def test_readme_correlations(data_dir):
     from gdcli.data.load import load_split
     from gdcli.data.registry import DATASETS
     from gdcli.data.transforms import deskew
+    from gdcli.nn.metrics import mean_image_correlations
     from gdcli.nn.train import TrainData, train
 
     x, labels = load_split(DATASETS["mnist"], data_dir, "train", 1000)
@@ -463,3 +459,84 @@ def test_readme_correlations(data_dir):
         w = train(cfg, TrainData(xs, labels, xs[:10], labels[:10])).network.layers[0].weights
         corr = mean_image_correlations(w, xs, labels)
         assert low <= corr.min() and corr.max() <= high, corr
+
+
+# --- pictures that show no digit: the note ------------------------------------------------
+
+
+def test_mean_image_correlations_measures_each_class_against_its_own_mean():
+    from gdcli.nn.metrics import mean_image_correlations
+
+    rng = np.random.RandomState(0)
+    images, labels = rng.uniform(0, 1, (60, 784)), np.arange(60) % 3
+    means = np.stack([images[labels == c].mean(axis=0) for c in range(3)], axis=1)
+    w = np.column_stack([2 * means[:, 0] + 5, -means[:, 1], means[:, 0]])
+    corr = mean_image_correlations(np.column_stack([w, np.ones(784)]), images, labels)
+    assert corr[:2] == pytest.approx([1.0, -1.0])
+    assert corr[2] == pytest.approx(np.corrcoef(means[:, 0], means[:, 2])[0, 1])
+    assert np.isnan(corr[3])  # class 3 has no image (and its weights are constant)
+
+
+NO_DIGITS = "note: these pictures hardly look like the digits"
+
+
+def digit_means(data_dir: Path) -> np.ndarray:
+    from gdcli.data.load import load_split
+    from gdcli.data.registry import DATASETS
+
+    x, labels = load_split(DATASETS["mnist"], data_dir, "train", 1000)
+    return np.stack([x[labels == d].mean(axis=0) for d in range(10)], axis=1)
+
+
+def test_pictures_like_the_mean_digits_get_no_note_and_noise_gets_one(tmp_path, synthetic_data_dir):
+    """Weights that are the mean digit images (of the run's training images, found in the
+    data folder) show the digits; noise, as the book's memorised run, gets one note naming the
+    two commands that show them."""
+    from gdcli.io.weights_file import load
+    from gdcli.viz.weights_views import likeness
+
+    env = {"GDCLI_DATA_DIR": str(synthetic_data_dir)}
+    means = digit_means(synthetic_data_dir)
+    noise = np.random.RandomState(1).uniform(-0.1, 0.1, (784, 10))
+    like = save_one_layer(tmp_path / "like.npz", means - 0.05, {0: noise, 1: means})
+    speckle = save_one_layer(tmp_path / "speckle.npz", noise, {0: noise * 0, 1: noise})
+    assert likeness(load(like), means, data_dir=synthetic_data_dir) == pytest.approx(1.0)
+    assert abs(likeness(load(speckle), noise, data_dir=synthetic_data_dir)) < 0.1
+
+    result = run_cli("visualize-weights", str(like), "--out-dir", str(tmp_path / "a"), env=env)
+    assert result.returncode == 0 and NO_DIGITS not in result.stderr, result.stderr
+    result = run_cli("visualize-weights", str(speckle), "--out-dir", str(tmp_path / "b"), env=env)
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and notes[0].startswith(NO_DIGITS), result.stderr
+    assert f"`gdcli visualize-weights {speckle} --epoch 1 --change`" in notes[0]
+    assert "`gdcli train --config best --out best.npz`" in notes[0]
+    # what epoch 1 added is the digits here: drawing it says nothing
+    result = run_cli("visualize-weights", str(like), "--out-dir", str(tmp_path / "c"), "--epoch",
+                     "1", "--change", env=env)  # fmt: skip
+    assert result.returncode == 0 and NO_DIGITS not in result.stderr, result.stderr
+    # drawing that change when it shows nothing suggests only the other command
+    result = run_cli("visualize-weights", str(speckle), "--out-dir", str(tmp_path / "d"),
+                     "--epoch", "1", "--change", "--digits", "2,3", env=env)  # fmt: skip
+    assert NO_DIGITS in result.stderr and "--epoch 1 --change`" not in result.stderr
+    assert "--config best" in result.stderr
+    quiet = run_cli("visualize-weights", str(speckle), "--out-dir", str(tmp_path / "b"), "-q",
+                    env=env)  # fmt: skip
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_no_note_without_the_training_images_or_for_hidden_units(tmp_path, synthetic_data_dir):
+    from gdcli.io.weights_file import load
+    from gdcli.viz.weights_views import likeness
+
+    noise = np.random.RandomState(1).uniform(-0.1, 0.1, (784, 10))
+    speckle = save_one_layer(tmp_path / "speckle.npz", noise, {0: noise * 0, 1: noise})
+    assert likeness(load(speckle), noise, data_dir=tmp_path / "empty") is None
+    result = run_cli("visualize-weights", str(speckle), "--out-dir", str(tmp_path / "a"),
+                     env={"GDCLI_DATA_DIR": str(tmp_path / "empty"),
+                          "GDCLI_SYSTEM_DATASETS": str(tmp_path / "none")})  # fmt: skip
+    assert result.returncode == 0 and NO_DIGITS not in result.stderr, result.stderr
+    net = Network([Layer(noise[:, :8]), Layer(np.ones((8, 10)))], loss="mse")
+    deep = tmp_path / "deep.npz"
+    save(deep, WeightsFile(net, {"config": {"dataset": "mnist", "epochs": 3}}, history(3), {}))
+    assert likeness(load(deep), noise[:, :8], data_dir=synthetic_data_dir) is None

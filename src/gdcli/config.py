@@ -39,7 +39,7 @@ class TrainConfig:
 
     dataset: str = DEFAULT_DATASET
     n_train: int = 1000  # the first N training images
-    alpha: float = 0.01  # learning rate
+    alpha: float = 0.01  # learning rate; a dataset may have its own default (default_alpha)
     epochs: int = 350
     batch_size: int = 1  # 1: the book's per-example descent; B > 1: averaged mini-batches
     seed: int = 1  # for --init book: np.random.RandomState(seed)
@@ -345,9 +345,19 @@ def find_config(name_or_path: str | Path) -> Path:
     )
 
 
+def default_alpha(dataset: str) -> float:
+    """The learning rate a run on `dataset` takes when neither a config file nor an option
+    sets one: the dataset's own (the registry's `alpha`, Fashion-MNIST's 0.001), else
+    DEFAULTS.alpha (the book's 0.01)."""
+    ds = registry().get(dataset)
+    return ds.alpha if ds is not None and ds.alpha is not None else DEFAULTS.alpha
+
+
 def make_config(config_file: str | Path | None, given: dict[str, Any]) -> TrainConfig:
-    """Defaults, then the config file (a path or a shipped config's name), then the options
-    `given` (None: not given)."""
+    """Defaults (alpha: the dataset's, default_alpha), then the config file (a path or a
+    shipped config's name), then the options `given` (None: not given)."""
     values = load_config(find_config(config_file)) if config_file else {}
     values.update({k: v for k, v in given.items() if v is not None})
+    if "alpha" not in values:
+        values["alpha"] = default_alpha(values.get("dataset", DEFAULTS.dataset))
     return validate(TrainConfig(**values))

@@ -41,16 +41,12 @@ def fetch_cmd(
         option("--from", help="Take the files from this folder instead.", metavar="DIR"),
     ] = None,
     data_dir: DataDirOpt = None,
+    # gdcli 0.2's --n-train chose how many training images fetch read, then threw them away:
+    # accepted in 0.3 (hidden, with a note) so that scripts keep working; removed in 0.4.
     n_train: Annotated[
-        int,
-        option(
-            "--n-train",
-            help="Training images to prepare.",
-            default=DEFAULTS.n_train,
-            metavar="N",
-            min=1,
-        ),
-    ] = DEFAULTS.n_train,
+        int | None,
+        option("--n-train", help="No effect (removed in 0.4).", metavar="N", hidden=True),
+    ] = None,
     force: Annotated[bool, option("--force", help="Fetch even verified files again.")] = False,
     builtin_mirrors: Annotated[
         bool,
@@ -79,6 +75,12 @@ def fetch_cmd(
     if from_dir is not None and not from_dir.is_dir():
         raise UsageError(f"--from {from_dir}: no such folder")
     err = stderr_console(quiet)
+    if n_train is not None:
+        err.print(
+            "note: fetch --n-train has no effect and will be removed in gdcli 0.4; "
+            "`gdcli train --n-train N` chooses the training images",
+            markup=False,
+        )
     from gdcli.data.fetch import fetch  # requests: imported by fetch alone, not at every start
 
     with download_progress(err) as progress:
@@ -90,7 +92,7 @@ def fetch_cmd(
     if isinstance(ds, Table):
         _report(ds, folder, files, {"rows": ds.rows, "columns": list(ds.columns)}, as_json)
         return
-    x_train, labels_train = load_split(ds, folder, "train", n_train)
+    x_train, labels_train = load_split(ds, folder, "train", DEFAULTS.n_train)
     x_test, _ = load_split(ds, folder, "test")
     prepared = {
         "train_images": list(x_train.shape),

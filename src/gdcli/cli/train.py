@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, app, check_writable, option
+from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, app, check_writable, option, shown
 from gdcli.cli.terminal import (
     fmt_value,
     print_json,
@@ -33,11 +33,22 @@ from gdcli.experiments.pool import PROGRESS_FD_ENV
 from gdcli.io.atomic import claim, write_text
 
 
-def key_option(key: str, help: str, metavar: str | None = None, flag: str | None = None) -> Any:
+def key_option(
+    key: str, help: str, metavar: str | None = None, flag: str | None = None, also: str = ""
+) -> Any:
     """The option that sets config key `key` (--key-name, or `flag` such as "--bias/--no-bias");
-    its help shows the key's default from config.DEFAULTS, the one place defaults live."""
+    its help shows the key's default from config.DEFAULTS, the one place defaults live, then
+    `also` (the datasets' own defaults)."""
     name = flag or f"--{key.replace('_', '-')}"
-    return option(name, help=help, default=getattr(DEFAULTS, key), metavar=metavar)
+    default = getattr(DEFAULTS, key)
+    return option(name, help=help, default=f"{shown(default)}{also}" if also else default,
+                  metavar=metavar)  # fmt: skip
+
+
+def _own_alphas() -> str:
+    """The datasets' own default learning rates, for --alpha's help: "; fashion-mnist: 0.001"."""
+    own = [f"{ds.name}: {ds.alpha:g}" for ds in DATASETS.values() if ds.alpha is not None]
+    return "".join(f"; {text}" for text in own)
 
 
 def _metrics_lines(history: list[dict[str, Any]], diverged_at: int | None = None) -> str:
@@ -79,7 +90,9 @@ def train_cmd(
     n_train: Annotated[
         int | None, key_option("n_train", "Train on the first N training images.", "N")
     ] = None,
-    alpha: Annotated[str | None, key_option("alpha", "Learning rate, > 0.", "ALPHA")] = None,
+    alpha: Annotated[
+        str | None, key_option("alpha", "Learning rate, > 0.", "ALPHA", also=_own_alphas())
+    ] = None,
     epochs: Annotated[
         int | None, key_option("epochs", "Passes over the training images.", "N")
     ] = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shlex
 import sys
 from enum import Enum
 from pathlib import Path
@@ -24,6 +25,24 @@ class ImageFormat(str, Enum):
 class Colormap(str, Enum):
     diverging = "diverging"
     gray = "gray"
+
+
+def _no_likeness_note(
+    wf: weights_file.WeightsFile, source: Path, score: float, epoch: int | None, change: bool
+) -> str:
+    """One line for pictures that show no class, naming the commands whose pictures do."""
+    digits = wf.meta.get("config", {}).get("dataset", "mnist") == "mnist"
+    noun = "digits" if digits else "classes"
+    ways = []
+    if not (epoch == 1 and change) and {0, 1} <= set(wf.snapshots):
+        ways.append(f"in `gdcli visualize-weights {shlex.quote(str(source))} --epoch 1 --change`")
+    if digits:
+        ways.append("after `gdcli train --config best --out best.npz`")
+    return (
+        f"note: these pictures hardly look like the {noun} (correlation {score:.2f} with their "
+        "mean images; the book's memorised run: 0.04, see docs/experiments.md)"
+        + (f"; the {noun} show " + " and ".join(ways) if ways else "")
+    )
 
 
 @app.command("visualize-weights")
@@ -110,6 +129,8 @@ def visualize_cmd(
     err = stderr_console(quiet)
     for note in drawn.notes:
         err.print(f"note: {spelled(note, True)}", markup=False)
+    if drawn.likeness is not None and drawn.likeness < weights_views.LOOKS_LIKE_NOTHING:
+        err.print(_no_likeness_note(wf, weights, drawn.likeness, epoch, change), markup=False)
     if as_json:
         print_json(
             {
