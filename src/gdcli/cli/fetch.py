@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from gdcli.data.fetch import FetchedFile
 
 
-@app.command("fetch")
+@app.command("fetch", short_help="Download a dataset and verify its files.")
 def fetch_cmd(
     dataset: DatasetOpt = DEFAULT_DATASET,
     mirror: Annotated[

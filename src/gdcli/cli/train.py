@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, app, check_writable, option
+from gdcli.book.errata import ERRATA
+from gdcli.cli.app import (
+    app,
+    check_writable,
+    data_dir_option,
+    json_option,
+    option,
+    quiet_option,
+)
 from gdcli.cli.terminal import (
     fmt_value,
     print_json,
@@ -28,11 +36,14 @@ from gdcli.errors import GdcliError, UsageError
 from gdcli.io.atomic import write_text
 
 
-def key_option(key: str, help: str, metavar: str | None = None, flag: str | None = None) -> Any:
+def key_option(
+    key: str, help: str, metavar: str | None = None, flag: str | None = None, **kwargs: Any
+) -> Any:
     """The option that sets config key `key` (--key-name, or `flag` such as "--bias/--no-bias");
-    its help shows the key's default from config.DEFAULTS, the one place defaults live."""
+    its help shows the key's default from config.DEFAULTS, the one place defaults live.
+    `kwargs` go to typer.Option: every train option names its `rich_help_panel` (app.PANELS)."""
     name = flag or f"--{key.replace('_', '-')}"
-    return option(name, help=help, default=getattr(DEFAULTS, key), metavar=metavar)
+    return option(name, help=help, default=getattr(DEFAULTS, key), metavar=metavar, **kwargs)
 
 
 def _metrics_lines(history: list[dict[str, Any]], diverged_at: int | None = None) -> str:
@@ -68,117 +79,213 @@ def train_cmd(
         ),
     ] = None,
     dataset: Annotated[
-        str | None, key_option("dataset", f"Dataset: {', '.join(DATASETS)}.", "NAME")
+        str | None,
+        key_option("dataset", f"Dataset: {', '.join(DATASETS)}.", "NAME", rich_help_panel="Data"),
     ] = None,
-    data_dir: DataDirOpt = None,
+    data_dir: Annotated[Path | None, data_dir_option(rich_help_panel="Data")] = None,
     n_train: Annotated[
-        int | None, key_option("n_train", "Train on the first N training images.", "N")
+        int | None,
+        key_option("n_train", "Train on the first N training images.", "N", rich_help_panel="Data"),
     ] = None,
-    alpha: Annotated[str | None, key_option("alpha", "Learning rate, > 0.", "ALPHA")] = None,
+    alpha: Annotated[
+        str | None, key_option("alpha", "Learning rate, > 0.", "ALPHA", rich_help_panel="Training")
+    ] = None,
     epochs: Annotated[
-        int | None, key_option("epochs", "Passes over the training images.", "N")
+        int | None,
+        key_option("epochs", "Passes over the training images.", "N", rich_help_panel="Training"),
     ] = None,
     batch_size: Annotated[
         int | None,
-        key_option("batch_size", "1: one image per step (the book); B > 1: mini-batches.", "B"),
+        key_option(
+            "batch_size",
+            "1: one image per step (the book); B > 1: mini-batches.",
+            "B",
+            rich_help_panel="Training",
+        ),
     ] = None,
     seed: Annotated[
-        int | None, key_option("seed", "Seed of the initial weights (RandomState).", "SEED")
+        int | None,
+        key_option(
+            "seed", "Seed of the initial weights (RandomState).", "SEED", rich_help_panel="Network"
+        ),
     ] = None,
     init: Annotated[
         str | None,
         key_option(
-            "init", "Initial weights: book (uniform in [-0.1, 0.1)) or zeros.", "|".join(INITS)
+            "init",
+            "Initial weights: book (uniform in [-0.1, 0.1)) or zeros.",
+            "|".join(INITS),
+            rich_help_panel="Network",
         ),
     ] = None,
     freeze_inputs: Annotated[
         str | None,
         key_option(
-            "freeze_inputs", "Pixels whose weights never change, e.g. 0-27,700-783.", "SPEC"
+            "freeze_inputs",
+            "Pixels whose weights never change, e.g. 0-27,700-783.",
+            "SPEC",
+            rich_help_panel="Training",
         ),
     ] = None,
     freeze_outputs: Annotated[
         str | None,
-        key_option("freeze_outputs", "Outputs whose weights never change, e.g. 3,8.", "SPEC"),
+        key_option(
+            "freeze_outputs",
+            "Outputs whose weights never change, e.g. 3,8.",
+            "SPEC",
+            rich_help_panel="Training",
+        ),
     ] = None,
     activation: Annotated[
-        str | None, key_option("activation", "Output activation.", "|".join(ACTIVATIONS))
+        str | None,
+        key_option(
+            "activation", "Output activation.", "|".join(ACTIVATIONS), rich_help_panel="Network"
+        ),
     ] = None,
     loss: Annotated[
         str | None,
-        key_option("loss", "mse: squared error; softmax: cross-entropy.", "|".join(LOSSES)),
+        key_option(
+            "loss",
+            "mse: squared error; softmax: cross-entropy.",
+            "|".join(LOSSES),
+            rich_help_panel="Network",
+        ),
     ] = None,
     bias: Annotated[
         bool | None,
-        key_option("bias", "A bias per unit of every layer, from 0.", flag="--bias/--no-bias"),
+        key_option(
+            "bias",
+            "A bias per unit of every layer, from 0.",
+            flag="--bias/--no-bias",
+            rich_help_panel="Network",
+        ),
     ] = None,
     l2: Annotated[
-        float | None, key_option("l2", "Weight decay: adds L * W to each weight delta.", "L")
+        float | None,
+        key_option(
+            "l2", "Weight decay: adds L * W to each weight delta.", "L", rich_help_panel="Training"
+        ),
     ] = None,
     eval_every: Annotated[
-        int | None, key_option("eval_every", "Test every N epochs, and after the last.", "N")
+        int | None,
+        key_option(
+            "eval_every",
+            "Test every N epochs, and after the last.",
+            "N",
+            rich_help_panel="Training",
+        ),
     ] = None,
     alpha_decay: Annotated[
         float | None,
-        key_option("alpha_decay", "Learning rate of epoch e: alpha / (1 + D * (e - 1)).", "D"),
+        key_option(
+            "alpha_decay",
+            "Learning rate of epoch e: alpha / (1 + D * (e - 1)).",
+            "D",
+            rich_help_panel="Training",
+        ),
     ] = None,
     deskew: Annotated[
         bool | None,
         key_option(
-            "deskew", "Straighten every image (train and test).", flag="--deskew/--no-deskew"
+            "deskew",
+            "Straighten every image (train and test).",
+            flag="--deskew/--no-deskew",
+            rich_help_panel="Data",
         ),
     ] = None,
     augment: Annotated[
         str | None,
         key_option(
-            "augment", "shifts: each image then its four one-pixel shifts.", "|".join(AUGMENTATIONS)
+            "augment",
+            "shifts: each image then its four one-pixel shifts.",
+            "|".join(AUGMENTATIONS),
+            rich_help_panel="Data",
         ),
     ] = None,
     hidden: Annotated[
         str | None,
-        key_option("hidden", "Hidden layer sizes, input side first, e.g. 40 or 128,64.", "SIZES"),
+        key_option(
+            "hidden",
+            "Hidden layer sizes, input side first, e.g. 40 or 128,64.",
+            "SIZES",
+            rich_help_panel="Network",
+        ),
     ] = None,
     hidden_activation: Annotated[
         str | None,
         key_option(
-            "hidden_activation", "Activation of the hidden layers.", "|".join(HIDDEN_ACTIVATIONS)
+            "hidden_activation",
+            "Activation of the hidden layers.",
+            "|".join(HIDDEN_ACTIVATIONS),
+            rich_help_panel="Network",
         ),
     ] = None,
     dropout: Annotated[
         float | None,
-        key_option("dropout", "Probability a hidden unit is dropped in training, in [0, 1).", "P"),
+        key_option(
+            "dropout",
+            "Probability a hidden unit is dropped in training, in [0, 1).",
+            "P",
+            rich_help_panel="Training",
+        ),
     ] = None,
     init_scale: Annotated[
         str | None,
         key_option(
-            "init_scale", "Initial weights uniform in [-s, s), per layer, e.g. 0.01,0.1.", "S"
+            "init_scale",
+            "Initial weights uniform in [-s, s), per layer, e.g. 0.01,0.1.",
+            "S",
+            rich_help_panel="Network",
         ),
     ] = None,
     freeze_layers: Annotated[
         str | None,
         key_option(
-            "freeze_layers", "Layers whose weights never change, e.g. 0 (the first).", "SPEC"
+            "freeze_layers",
+            "Layers whose weights never change, e.g. 0 (the first).",
+            "SPEC",
+            rich_help_panel="Training",
         ),
     ] = None,
     snapshots: Annotated[
         str | None,
         key_option(
-            "snapshots", "Epochs whose weights are kept: auto, none or e.g. 0,1,10.", "SPEC"
+            "snapshots",
+            "Epochs whose weights are kept: auto, none or e.g. 0,1,10.",
+            "SPEC",
+            rich_help_panel="Output",
         ),
     ] = None,
     errata: Annotated[
         str | None,
-        key_option("errata", "The book's errata to reproduce, e.g. relu2deriv.", "NAMES"),
+        key_option(
+            "errata",
+            f"The book's errata to reproduce, comma-separated: {', '.join(ERRATA)}.",
+            "NAMES",
+            rich_help_panel="Book",
+        ),
     ] = None,
     out: Annotated[
-        Path, option("--out", help="Weights file to write.", default="weights.npz", metavar="FILE")
+        Path,
+        option(
+            "--out",
+            help="Weights file to write.",
+            default="weights.npz",
+            metavar="FILE",
+            rich_help_panel="Output",
+        ),
     ] = Path("weights.npz"),
     metrics: Annotated[
         Path | None,
-        option("--metrics", help="Also write one JSON line per epoch to FILE.", metavar="FILE"),
+        option(
+            "--metrics",
+            help="Also write one JSON line per epoch to FILE.",
+            metavar="FILE",
+            rich_help_panel="Output",
+        ),
     ] = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    as_json: Annotated[bool, json_option(rich_help_panel="Output")] = False,
+    quiet: Annotated[bool, quiet_option(rich_help_panel="Output")] = False,
 ) -> None:
     """Train a network and save its weights. The book's gradient descent, one image at a
     time by default; a live bar and the book's log lines on stderr; a summary on stdout."""
