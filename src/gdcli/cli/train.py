@@ -18,8 +18,9 @@ from gdcli.cli.terminal import (
     fmt_value,
     print_json,
     print_table,
-    stdout,
+    stderr_console,
     to_json,
+    wrote,
 )
 from gdcli.config import (
     ACTIVATIONS,
@@ -320,8 +321,14 @@ def train_cmd(
     if as_json:
         print_json({"status": "ok", **summary, "weights": str(out)})
         return
+    err = stderr_console(quiet)
+    err.print(f"trained {summary['epochs']} epochs at alpha {cfg.alpha:g} in "
+              f"{summary['seconds']:.2f}s", markup=False, highlight=False)  # fmt: skip
+    for path in (out, metrics):
+        if path is not None:
+            wrote(err, path)
     print_table(
-        None,
+        f"after {summary['epochs']} epochs",
         ["", "error", "accuracy"],
         [
             ["train", fmt_value(summary["train_error"]),
@@ -330,10 +337,6 @@ def train_cmd(
              fmt_value(summary["test_accuracy"], pct=True)],
         ],
     )  # fmt: skip
-    stdout.print(
-        f"{summary['epochs']} epochs at alpha {cfg.alpha:g} in {summary['seconds']:.2f}s; "
-        f"weights written to {out}"
-    )
 
 
 def _check_outputs(out: Path, metrics: Path | None, config: Path | None) -> None:
