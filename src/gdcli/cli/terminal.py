@@ -273,10 +273,17 @@ class TrainDisplay:
     def epoch(self, m: Mapping[str, Any]) -> None:
         """Show an epoch's figures (plain numbers: epoch from 1, train_error, train_accuracy,
         and test_error, test_accuracy when it was tested)."""
-        if m.get("test_accuracy") is not None:
-            self.console.print(log_line(m), markup=False, highlight=False)
+        tested = m.get("test_accuracy") is not None
+        if tested:
             self.test = f"  test   {figures(m, 'test')}  at epoch {m['epoch']}, I:{m['epoch'] - 1}"
+        # The display is brought up to this epoch before the log line is printed, and redrawn
+        # at once: printing redraws it, and with the old figures it would lag the line above it
+        # until the next refresh (a quarter of a second; many epochs when they are fast).
         if self.progress is not None:
             train = f"  train  {figures(m, 'train')}  at epoch {m['epoch']}"
             self.progress.status = (train, self.test) if self.test else (train,)
             self.progress.update(self.task, completed=m["epoch"])
+        if tested:
+            self.console.print(log_line(m), markup=False, highlight=False)
+        if self.progress is not None:
+            self.progress.refresh()
