@@ -81,7 +81,7 @@ def test_metrics_files_to_svg_with_the_labels_as_text(tmp_path, runs):
     out = tmp_path / "sub" / "curves.svg"
     result = run_cli("plot", *(str(p.with_suffix(".jsonl")) for p in runs), "--out", str(out))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str(out) and result.stderr == ""
+    assert result.stdout == "" and result.stderr == f"wrote {out}\n"
     root = ET.parse(out).getroot()
     assert root.tag.endswith("svg")
     texts = {"".join(t.itertext()).strip() for t in root.iter() if t.tag.endswith("text")}

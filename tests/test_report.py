@@ -48,7 +48,7 @@ def two_report(runs, synthetic_data_dir, tmp_path_factory) -> Path:
     result = run_cli("report", *map(str, runs), "--data-dir", str(synthetic_data_dir),
                      "--out", str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str(out)
+    assert result.stdout == "" and result.stderr.splitlines()[-1] == f"wrote {out}"
     return out
 
 
@@ -141,7 +141,8 @@ def test_without_data_it_draws_what_it_can_and_says_what_it_cannot(tmp_path, run
     result = run_cli("report", str(runs[0]), "--data-dir", str(empty), "--out", str(out))
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("warning: mnist is not fetched yet"), lines
+    assert len(lines) == 2 and lines[0].startswith("warning: mnist is not fetched yet"), lines
+    assert lines[1] == f"wrote {out}"
     assert "no confusion matrix" in lines[0]
     page = out.read_text()
     assert_self_contained(page)

@@ -86,9 +86,10 @@ def test_panel_files_are_exact(tmp_path, gradient_weights):
     path, w = gradient_weights
     out = tmp_path / "img"
     result = run_cli("visualize-weights", str(path), "--out-dir", str(out), "--format", "both",
-                     "--scale", "3", "--scale-max", "1")  # fmt: skip
+                     "--pixels", "3", "--scale-max", "1")  # fmt: skip
     assert result.returncode == 0, result.stderr
-    printed = result.stdout.splitlines()
+    assert result.stdout == ""  # the paths written are on stderr, one "wrote" line each
+    printed = [line[6:] for line in result.stderr.splitlines() if line.startswith("wrote ")]
     assert printed[0] == str(out / "digit-0.png") and printed[-1] == str(out / "grid.png")
     assert len(printed) == 21
     for d in (0, 4, 9):
@@ -107,6 +108,18 @@ def test_panel_files_are_exact(tmp_path, gradient_weights):
     assert (out / "digit-3.pgm").read_bytes()[:13] == b"P5\n84 84\n255\n"
 
 
+def test_scale_is_the_old_name_of_pixels(tmp_path, gradient_weights):
+    path, _ = gradient_weights
+    old = run_cli("visualize-weights", str(path), "--out-dir", str(tmp_path / "old"),
+                  "--digits", "0", "--scale", "3")  # fmt: skip
+    assert old.returncode == 0, old.stderr
+    assert Image.open(tmp_path / "old" / "digit-0.png").size == (84, 84)
+    assert "--scale" not in run_cli("visualize-weights", "--help").stdout.replace("--scale-", "")
+    both = run_cli("visualize-weights", str(path), "--out-dir", str(tmp_path / "both"),
+                   "--pixels", "3", "--scale", "4")  # fmt: skip
+    assert_one_line_error(both, 2, "--scale is the old name of --pixels")
+
+
 def test_default_scale_is_the_99th_percentile_and_zero_is_mid_grey(tmp_path):
     rs = np.random.RandomState(1)
     w = rs.uniform(-0.2, 0.2, (784, 10))
@@ -115,7 +128,7 @@ def test_default_scale_is_the_99th_percentile_and_zero_is_mid_grey(tmp_path):
     path = save_one_layer(tmp_path / "o.npz", w)
     out = tmp_path / "o"
     result = run_cli("visualize-weights", str(path), "--out-dir", str(out), "--format", "pgm",
-                     "--scale", "1", "--json")  # fmt: skip
+                     "--pixels", "1", "--json")  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     s = np.percentile(np.abs(w), 99)
@@ -150,7 +163,7 @@ def test_grid_has_every_chosen_panel_labels_and_a_colour_bar(tmp_path):
     values = [(d - 4.5) / 10 for d in range(10)]  # -0.45 .. +0.45: inside the +-1 scale
     path = save_one_layer(tmp_path / "c.npz", constant_columns(values))
     out = tmp_path / "c"
-    result = run_cli("visualize-weights", str(path), "--out-dir", str(out), "--scale", "4",
+    result = run_cli("visualize-weights", str(path), "--out-dir", str(out), "--pixels", "4",
                      "--scale-max", "1")  # fmt: skip
     assert result.returncode == 0, result.stderr
     grid = np.asarray(Image.open(out / "grid.png").convert("RGB"))
@@ -167,7 +180,7 @@ def test_grid_has_every_chosen_panel_labels_and_a_colour_bar(tmp_path):
         assert (strip.sum(axis=-1) < 200).sum() >= 10, v
 
     chosen = tmp_path / "chosen"
-    result = run_cli("visualize-weights", str(path), "--out-dir", str(chosen), "--scale", "4",
+    result = run_cli("visualize-weights", str(path), "--out-dir", str(chosen), "--pixels", "4",
                      "--scale-max", "1", "--digits", "1,7")  # fmt: skip
     assert sorted(p.name for p in chosen.iterdir()) == ["digit-1.png", "digit-7.png", "grid.png"]
     grid2 = np.asarray(Image.open(chosen / "grid.png").convert("RGB"))
@@ -183,7 +196,7 @@ def test_clothing_names_label_fashion_mnist_panels(tmp_path):
     for dataset in ("mnist", "fashion-mnist"):
         path = save_one_layer(tmp_path / f"{dataset}.npz", w, dataset=dataset)
         out = tmp_path / dataset
-        assert run_cli("visualize-weights", str(path), "--out-dir", str(out), "--scale", "6",
+        assert run_cli("visualize-weights", str(path), "--out-dir", str(out), "--pixels", "6",
                        "--scale-max", "1", "--digits", "0,8").returncode == 0  # fmt: skip
         grid = np.asarray(Image.open(out / "grid.png").convert("RGB"))
         rows, cols = np.nonzero(np.all(grid == panel, axis=-1))
@@ -245,7 +258,7 @@ def test_epoch_draws_that_snapshot_and_change_subtracts_the_start(tmp_path, with
     ):
         out = tmp_path / "-".join(args)
         result = run_cli("visualize-weights", str(path), "--out-dir", str(out), "--format", "pgm",
-                         "--scale", "1", "--scale-max", "2", "--json", *args)  # fmt: skip
+                         "--pixels", "1", "--scale-max", "2", "--json", *args)  # fmt: skip
         assert result.returncode == 0, result.stderr
         epoch = int(args[args.index("--epoch") + 1]) if "--epoch" in args else 10
         assert json.loads(result.stdout)["epoch"] == epoch
@@ -261,7 +274,7 @@ def test_animate_writes_one_titled_frame_per_snapshot(tmp_path, with_snapshots):
     result = run_cli("visualize-weights", str(path), "--out-dir", str(tmp_path / "o"),
                      "--animate", str(gif), "--scale-max", "1")  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == str(gif)
+    assert result.stdout == "" and result.stderr.splitlines()[-1] == f"wrote {gif}"
     img = Image.open(gif)
     assert img.format == "GIF" and img.n_frames == 4 and img.info["loop"] == 0
     frames, durations = [], []
@@ -324,7 +337,7 @@ def test_hidden_network_units_grid_and_later_layers(tmp_path):
     path = tmp_path / "deep.npz"
     save(path, WeightsFile(net, {"config": {"dataset": "mnist"}}, history(3), {}))
     out = tmp_path / "deep"
-    result = run_cli("visualize-weights", str(path), "--out-dir", str(out), "--scale", "2",
+    result = run_cli("visualize-weights", str(path), "--out-dir", str(out), "--pixels", "2",
                      "--format", "both", "--json", "--digits", "0,9")  # fmt: skip
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())

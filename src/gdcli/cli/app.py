@@ -14,6 +14,7 @@ about the terminal. Conventions every command follows:
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import re
 import sys
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.core
 
 from gdcli import __version__
 from gdcli.cli.terminal import print_error, stdout
@@ -31,7 +33,78 @@ from gdcli.entry import exit_interrupted, install_signal_handlers
 from gdcli.errors import GdcliError, Interrupted
 from gdcli.io.paths import check_output
 
-app = typer.Typer(
+# The panels train's options are grouped in (typer's rich_help_panel), in this order; options
+# without a panel are listed first, under "Options".
+PANELS = ("Data", "Network", "Training", "Book", "Output")
+
+
+def _first_sentence(text: str) -> str:
+    """A docstring's first sentence, whole: the command's line in `gdcli --help`."""
+    para = " ".join(inspect.cleandoc(text).split("\n\n")[0].split())
+    found = re.search(r"\.(\s|$)", para)
+    return para[: found.start() + 1] if found else para
+
+
+class GdcliCommand(typer.core.TyperCommand):
+    """A command whose plain help reads as a person's: no internal type names, panels.
+
+    Help stays plain text (see `app`), and click's plain help knows neither typer's panels nor
+    its metavars: this class lists an argument by its metavar alone (`RUN...`, not
+    `RUN <list[Path]>` or `{RUN}...`), groups options by their `rich_help_panel` in the order of
+    PANELS, and gives `gdcli --help` the docstring's whole first sentence (click cuts it).
+    """
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return (self.short_help or _first_sentence(self.help or "")).strip()
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append(_argument_usage(param))
+        return pieces
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        args = [
+            (_argument_name(p), p.get_help_record(ctx)[1])
+            for p in self.get_params(ctx)
+            if p.param_type_name == "argument" and not p.hidden
+        ]
+        if args:
+            with formatter.section("Arguments"):
+                formatter.write_dl(args)
+        panels: dict[str, list[tuple[str, str]]] = {"Options": []}
+        for name in PANELS:
+            panels[name] = []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx) if param.param_type_name == "option" else None
+            if record is not None:
+                panels.setdefault(getattr(param, "rich_help_panel", None) or "Options", [])
+                panels[getattr(param, "rich_help_panel", None) or "Options"].append(record)
+        for name, records in panels.items():
+            if records:
+                with formatter.section(name):
+                    formatter.write_dl(records)
+
+
+def _argument_name(param: Any) -> str:
+    name = param.metavar or param.name.upper()
+    return f"{name}..." if param.nargs != 1 else name
+
+
+def _argument_usage(param: Any) -> str:
+    name = _argument_name(param)
+    return name if param.required else f"[{name}]"
+
+
+class _Typer(typer.Typer):
+    """typer.Typer whose commands are GdcliCommand unless they say otherwise."""
+
+    def command(self, *args: Any, cls: Any = None, **kwargs: Any) -> Any:
+        return super().command(*args, cls=cls or GdcliCommand, **kwargs)
+
+
+app = _Typer(
     help="Learn and experiment with the gradient descent of Grokking Deep Learning on MNIST.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -97,12 +170,27 @@ DatasetOpt = Annotated[
     option("--dataset", help=f"Dataset: {', '.join([*DATASETS, *TABLES])}.",
            default=DEFAULT_DATASET, metavar="NAME"),
 ]  # fmt: skip
-DataDirOpt = Annotated[
-    Path | None,
-    option("--data-dir", help="Data folder.", default=DATA_DIR_DEFAULT, metavar="PATH"),
-]
-JsonOpt = Annotated[bool, option("--json", help="Print one JSON object on stdout.")]
-QuietOpt = Annotated[bool, option("--quiet", "-q", help="Nothing on stderr but errors.")]
+
+
+def data_dir_option(**kwargs: Any) -> Any:
+    """--data-dir; `kwargs` go to typer.Option (e.g. rich_help_panel)."""
+    return option("--data-dir", help="Data folder.", default=DATA_DIR_DEFAULT, metavar="PATH",
+                  **kwargs)  # fmt: skip
+
+
+def json_option(**kwargs: Any) -> Any:
+    """--json; `kwargs` go to typer.Option (e.g. rich_help_panel)."""
+    return option("--json", help="Print one JSON object on stdout.", **kwargs)
+
+
+def quiet_option(**kwargs: Any) -> Any:
+    """--quiet; `kwargs` go to typer.Option (e.g. rich_help_panel)."""
+    return option("--quiet", "-q", help="Nothing on stderr but errors.", **kwargs)
+
+
+DataDirOpt = Annotated[Path | None, data_dir_option()]
+JsonOpt = Annotated[bool, json_option()]
+QuietOpt = Annotated[bool, quiet_option()]
 WeightsArg = Annotated[
     Path,
     argument(help="Weights file written by `gdcli train`.", default="weights.npz",

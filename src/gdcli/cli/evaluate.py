@@ -10,7 +10,15 @@ import numpy as np
 from rich.table import Table
 
 from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, Split, WeightsArg, app, option
-from gdcli.cli.terminal import fmt_value, print_json, print_table, stderr_console, stdout
+from gdcli.cli.terminal import (
+    fmt_error,
+    fmt_pct,
+    print_json,
+    print_table,
+    stderr_console,
+    stdout,
+    wrote,
+)
 from gdcli.data.load import load_split
 from gdcli.data.registry import DEFAULT_DATASET, IMAGE_SIDE, get_dataset, resolve_data_dir
 from gdcli.data.transforms import as_trained
@@ -20,6 +28,7 @@ from gdcli.io.atomic import write_bytes
 from gdcli.io.paths import check_output, same_file
 
 BAR_WIDTH = 30  # characters of the longest bar in predict's table
+BAR_MIN = 10  # ... on a narrow terminal
 
 
 def _config(wf: weights_file.WeightsFile) -> dict[str, Any]:
@@ -68,20 +77,29 @@ def evaluate_cmd(
     if as_json:
         print_json(result)
         return
+    print_evaluation(split.value, result)
+
+
+def print_evaluation(split: str, result: dict[str, Any]) -> None:
+    """evaluate's tables, each narrow enough for a 60-column terminal: the figures, then the
+    accuracy of each class (by name), then the confusion matrix (classes by number)."""
     classes, per_class = result["classes"], result["per_class_accuracy"]
-    stdout.print(
-        f"{split.value}: {result['images']} images, network "
-        f"{'-'.join(map(str, result['layers']))}, error {result['error']:.6g}, "
-        f"accuracy {100 * result['accuracy']:.2f}%"
-    )
+    confusion = result["confusion"]
+    stdout.print(f"{split}: {result['images']} images, network "
+                 f"{'-'.join(map(str, result['layers']))}")  # fmt: skip
+    stdout.print(f"error {fmt_error(result['error'])}, accuracy {fmt_pct(result['accuracy'])}")
+    stdout.print()
     rows = [
-        [_label(classes, i), fmt_value(per_class[i], pct=True), *result["confusion"][i]]
+        [_label(classes, i), sum(confusion[i]), confusion[i][i], fmt_pct(per_class[i])]
         for i in range(len(classes))
     ]
+    print_table("each class", ["class", "images", "right", "accuracy"], rows)
+    stdout.print()
     print_table(
-        "confusion matrix (rows: true class, columns: predicted)",
-        ["class", "accuracy", *[str(i) for i in range(len(classes))]],
-        rows,
+        "confusion matrix: rows the true class, columns the predicted",
+        ["", *[str(i) for i in range(len(classes))]],
+        [[str(i), *confusion[i]] for i in range(len(classes))],
+        compact=True,
     )
 
 
@@ -199,7 +217,7 @@ def predict_cmd(
     truth = f" (label {_label(classes, got.label)})" if got.label is not None else ""
     stdout.print(f"predicted: {_label(classes, predicted)}{truth}")
     for path in written:
-        err.print(f"wrote {path}", soft_wrap=True)
+        wrote(err, path)
 
 
 def _picture(path: Path, as_is: bool, wf: weights_file.WeightsFile, err: Any) -> PredictInput:
@@ -226,18 +244,28 @@ def _print_scores(
 ) -> None:
     """A table of the scores with a bar each (zero in one column, negatives to its left)."""
     extra = "probability" if loss == "softmax" else "output" if activation != "linear" else None
-    table = Table()
-    table.add_column("class", overflow="fold")
-    table.add_column("score", justify="right")
+    labels = [_label(classes, i) for i in range(len(scores))]
+    shown = [f"{s:.4f}" for s in scores]
+    extras = [f"{o:.4f}" for o in outputs] if extra else []
+    # The bar column takes what the terminal leaves (a box: 3 characters a column, and 1)
+    widths = [max(map(len, [*labels, "class"])), max(map(len, [*shown, "score"]))]
     if extra:
-        table.add_column(extra, justify="right")
+        widths.append(max(map(len, [*extras, extra])))
+    room = stdout.width - sum(widths) - 3 * (len(widths) + 1) - 1
+    mark = "  <- predicted" if room >= BAR_MIN + 2 + len("  <- predicted") else " <-"
+    width = max(BAR_MIN, min(BAR_WIDTH, room - len(mark) - 2))  # 2: the axis, rounding
+    table = Table()
+    table.add_column("class", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    if extra:
+        table.add_column(extra, justify="right", no_wrap=True)
     table.add_column("", justify="left", no_wrap=True)
-    bars = score_bars(scores, BAR_WIDTH, _bar_chars())
-    for i, (s, bar) in enumerate(zip(scores, bars, strict=True)):
-        mark = "  <- predicted" if i == predicted else ""
-        extra_cell = [f"{outputs[i]:.4f}"] if extra else []
-        table.add_row(_label(classes, i), f"{s:.4f}", *extra_cell, bar + mark,
-                      style="bold" if mark else None)  # fmt: skip
+    bars = score_bars(scores, width, _bar_chars())
+    for i, bar in enumerate(bars):
+        chosen = i == predicted
+        extra_cell = [extras[i]] if extra else []
+        table.add_row(labels[i], shown[i], *extra_cell, bar + (mark if chosen else ""),
+                      style="bold" if chosen else None)  # fmt: skip
     stdout.print(table)
 
 

@@ -170,7 +170,8 @@ def examples_cmd(
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,  # accepted by every command; examples print results only
 ) -> None:
-    """The chapter's worked examples and the second seed's labs, printed as they print them."""
+    """Print the book's worked examples and the labs. The chapter's worked examples and the
+    second seed's labs, printed as they print them."""
     if name != "all" and name not in NAMES:
         raise UsageError(f"unknown example {name!r} (known: {', '.join(NAMES)}, all)")
     book_names = (

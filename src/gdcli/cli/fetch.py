@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from gdcli.data.fetch import FetchedFile
 
 
-@app.command("fetch")
+@app.command("fetch", short_help="Download a dataset and verify its files.")
 def fetch_cmd(
     dataset: DatasetOpt = DEFAULT_DATASET,
     mirror: Annotated[
@@ -130,7 +130,15 @@ def _report(
             }
         )  # fmt: skip
         return
-    rows = [[f.path.name, f"{f.bytes:,}", "yes", f.source] for f in files]
-    print_table(f"{ds.name} in {folder / ds.name}", ["file", "bytes", "verified", "source"], rows)
+    # Two columns fit a 60-column terminal; the source (a URL, a folder) is said once if it is
+    # the same for every file ("present": already here), as it is unless a mirror failed.
+    sources = {f.source for f in files}
+    columns = ["file", "bytes"] if len(sources) == 1 else ["file", "bytes", "source"]
+    rows = [[f.path.name, f"{f.bytes:,}", f.source][: len(columns)] for f in files]
+    print_table(f"{ds.name} in {folder / ds.name}, every file verified", columns, rows)
+    if len(sources) == 1:
+        source = next(iter(sources))
+        said = "already here" if source == "present" else f"from {source}"
+        stdout.print(said, markup=False)
     if isinstance(ds, Table):
         stdout.print(f"table: {ds.rows} rows of {','.join(ds.columns)}")

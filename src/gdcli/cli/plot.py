@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from gdcli.cli.app import JsonOpt, QuietOpt, app, option
-from gdcli.cli.terminal import print_json, stderr_console, stdout
+from gdcli.cli.terminal import print_json, stderr_console, wrote
 from gdcli.errors import UsageError, spelled
 from gdcli.io.atomic import write_bytes
 from gdcli.io.paths import check_not_input
@@ -86,4 +86,4 @@ def plot_cmd(
              "skipped": [str(r.path) for r in skipped]}
         )  # fmt: skip
         return
-    stdout.print(str(out), markup=False)
+    wrote(err, out)

@@ -10,7 +10,7 @@ import typer
 
 from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, app, option
 from gdcli.cli.plot import check_out, warn
-from gdcli.cli.terminal import print_json, stderr_console, stdout
+from gdcli.cli.terminal import print_json, stderr_console, wrote
 from gdcli.io.atomic import write_text
 
 RunsArg = Annotated[
@@ -78,4 +78,4 @@ def report_cmd(
              "seconds": round(seconds, 3), "left_out": report.notes}
         )  # fmt: skip
         return
-    stdout.print(str(out), markup=False)
+    wrote(err, out)

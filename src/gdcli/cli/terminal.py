@@ -12,8 +12,10 @@ import json
 import math
 import sys
 from collections.abc import Iterator, Mapping
+from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any, cast
 
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -108,20 +110,70 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def print_table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+def print_table(
+    title: str | None, columns: list[str], rows: list[list[Any]], compact: bool = False
+) -> None:
+    """A table on stdout: the first column left-aligned, the others (numbers) right-aligned.
+
+    Cells never wrap: a number or a word folded over two lines misreads (72. over 04%), so
+    the callers keep tables narrow enough for 60 columns instead. `compact`: no box and one
+    space between columns (the confusion matrix, eleven columns).
+    """
     table = Table(title=title, title_justify="left")
+    if compact:
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1),
+                      pad_edge=False, show_edge=False)  # fmt: skip
     for i, name in enumerate(columns):
-        table.add_column(name, justify="left" if i == 0 else "right", overflow="fold")
+        table.add_column(name, justify="left" if i == 0 else "right", no_wrap=True)
     for row in rows:
         table.add_row(*(str(v) for v in row))
     stdout.print(table)
 
 
-def fmt_value(v: float | None, pct: bool = False) -> str:
-    """A number for a table: 6 significant digits, or a percentage; "-" for None."""
+def _cut(v: float, places: int) -> Decimal:
+    """`v` cut (toward zero, never rounded) to `places` decimals, from its shortest repr, so
+    that 0.7204 stays 0.7204 and is not 0.72039999."""
+    return Decimal(repr(float(v))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
+
+
+def fmt_error(v: float | None) -> str:
+    """An error as gdcli shows it on the screen: cut, never rounded, to 3 decimals, which is
+    what the book's log line shows (its str(error)[0:5]) for errors from 0.01 to 9.999; below
+    0.01, to 3 significant digits (the book's five characters would show 0.000). "-" for
+    None; inf and nan as they are. Full precision is in --json and --metrics."""
     if v is None:
         return "-"
-    return f"{100 * v:.2f}%" if pct else f"{v:.6g}"
+    if not math.isfinite(v):
+        return str(v)
+    if v == 0 or abs(v) >= 0.01:
+        return f"{_cut(v, 3):f}"
+    places = 2 - math.floor(math.log10(abs(v)))  # 0.00123 -> 5 places, 3 significant digits
+    return f"{_cut(v, places):f}"
+
+
+def fmt_pct(v: float | None) -> str:
+    """A fraction (an accuracy) as a percentage cut, never rounded, to 2 decimals: the same
+    digits as the book's Test-Acc:0.7204 (72.04%) for a 10,000-image test set. "-" for None."""
+    if v is None:
+        return "-"
+    if not math.isfinite(v):
+        return str(v)
+    return f"{_cut(v, 6).scaleb(2).quantize(Decimal('0.01'), rounding=ROUND_DOWN)}%"
+
+
+def fmt_value(v: float | None, pct: bool = False) -> str:
+    """A figure for a table: an error (fmt_error) or, with `pct`, an accuracy (fmt_pct)."""
+    return fmt_pct(v) if pct else fmt_error(v)
+
+
+def wrote(console: Console, path: object) -> None:
+    """Say on stderr that a file was written: `wrote PATH`, one line, never folded.
+
+    The rule of every command: stdout carries the result asked for (a table, a prediction,
+    JSON); the files written are named on stderr (silenced by --quiet) and, with --json, in
+    the JSON object.
+    """
+    console.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -158,32 +210,44 @@ def download_progress(console: Console) -> Iterator[ProgressHook | None]:
         yield hook
 
 
-class _TwoLineProgress(Progress):
-    """A Progress with a line of text under its bar (rich's documented get_renderables hook)."""
+class _StatusProgress(Progress):
+    """A Progress with lines of text under its bar (rich's documented get_renderables hook)."""
 
-    status = ""
+    status: tuple[str, ...] = ()
 
     def get_renderables(self) -> Iterator[Any]:
         yield self.make_tasks_table(self.tasks)
-        yield Text(self.status, no_wrap=True, overflow="ellipsis")
+        for line in self.status:
+            yield Text(line, no_wrap=True, overflow="ellipsis")
+
+
+def figures(m: Mapping[str, Any], which: str) -> str:
+    """`err 0.797  acc 69.20%`: one set's error and accuracy from a history entry, as every
+    screen of gdcli shows them (fmt_error, fmt_pct)."""
+    error = m.get(f"{which}_error")
+    shown = "" if error is None else f"err {fmt_error(error)}  "
+    return f"{shown}acc {fmt_pct(m[f'{which}_accuracy'])}"
 
 
 class TrainDisplay:
     """What `gdcli train` shows on stderr while it trains.
 
-    Every tested epoch: the book's log line (`book.log_line`). On a terminal, below those lines,
-    a live display of two lines: a spinner, epoch n/N, a bar, elapsed and remaining time; then
-    the last epoch's train error and accuracy and the latest test figures (kept between tests).
-    Redrawn every epoch and, spinner and clocks, four times a second during long epochs; left on
-    screen when training ends. With `console.quiet` (--quiet): nothing at all.
+    Every tested epoch: the book's log line (`book.log_line`), in the book's format: its I
+    counts from 0, so I:10 is epoch 11. On a terminal, below those lines, a live display: a
+    spinner, epoch n/N (epochs counted from 1, as everywhere in gdcli but the book's line), a
+    bar, elapsed and remaining time; then the last epoch's train figures and the latest test
+    figures, which are those of the last log line, named by both numbers (`epoch 11, I:10`).
+    Figures are cut as the log line cuts them (fmt_error, fmt_pct), so that one screen shows
+    one number one way. Redrawn every epoch and, spinner and clocks, four times a second during
+    long epochs; left on screen when training ends. With `console.quiet` (--quiet): nothing.
     """
 
     def __init__(self, console: Console, epochs: int) -> None:
         self.console = console
         self.test = ""
-        self.progress: _TwoLineProgress | None = None
+        self.progress: _StatusProgress | None = None
         if show_progress(console):
-            self.progress = _TwoLineProgress(
+            self.progress = _StatusProgress(
                 SpinnerColumn(finished_text="[green]✓[/]"),
                 TextColumn("epoch"),
                 MofNCompleteColumn(),
@@ -209,12 +273,17 @@ class TrainDisplay:
     def epoch(self, m: Mapping[str, Any]) -> None:
         """Show an epoch's figures (plain numbers: epoch from 1, train_error, train_accuracy,
         and test_error, test_accuracy when it was tested)."""
-        if m.get("test_accuracy") is not None:
-            self.console.print(log_line(m), markup=False, highlight=False)
-            error = "" if m.get("test_error") is None else f"err {m['test_error']:.4g} "
-            accuracy = 100 * m["test_accuracy"]
-            self.test = f"   test (epoch {m['epoch']}): {error}acc {accuracy:.2f}%"
+        tested = m.get("test_accuracy") is not None
+        if tested:
+            self.test = f"  test   {figures(m, 'test')}  at epoch {m['epoch']}, I:{m['epoch'] - 1}"
+        # The display is brought up to this epoch before the log line is printed, and redrawn
+        # at once: printing redraws it, and with the old figures it would lag the line above it
+        # until the next refresh (a quarter of a second; many epochs when they are fast).
         if self.progress is not None:
-            train = f"err {m['train_error']:.4g} acc {100 * m['train_accuracy']:.1f}%"
-            self.progress.status = f"  train: {train}{self.test}"
+            train = f"  train  {figures(m, 'train')}  at epoch {m['epoch']}"
+            self.progress.status = (train, self.test) if self.test else (train,)
             self.progress.update(self.task, completed=m["epoch"])
+        if tested:
+            self.console.print(log_line(m), markup=False, highlight=False)
+        if self.progress is not None:
+            self.progress.refresh()

@@ -8,13 +8,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, app, check_writable, option, shown
+from gdcli.book.errata import ERRATA
+from gdcli.cli.app import (
+    app,
+    check_writable,
+    data_dir_option,
+    json_option,
+    option,
+    quiet_option,
+    shown,
+)
 from gdcli.cli.terminal import (
     fmt_value,
     print_json,
     print_table,
-    stdout,
+    stderr_console,
     to_json,
+    wrote,
 )
 from gdcli.config import (
     ACTIVATIONS,
@@ -34,15 +44,21 @@ from gdcli.io.atomic import claim, write_text
 
 
 def key_option(
-    key: str, help: str, metavar: str | None = None, flag: str | None = None, also: str = ""
+    key: str,
+    help: str,
+    metavar: str | None = None,
+    flag: str | None = None,
+    also: str = "",
+    **kwargs: Any,
 ) -> Any:
     """The option that sets config key `key` (--key-name, or `flag` such as "--bias/--no-bias");
     its help shows the key's default from config.DEFAULTS, the one place defaults live, then
-    `also` (the datasets' own defaults)."""
+    `also` (the datasets' own defaults). `kwargs` go to typer.Option: every train option names
+    its `rich_help_panel` (app.PANELS)."""
     name = flag or f"--{key.replace('_', '-')}"
     default = getattr(DEFAULTS, key)
-    return option(name, help=help, default=f"{shown(default)}{also}" if also else default,
-                  metavar=metavar)  # fmt: skip
+    shown_default = f"{shown(default)}{also}" if also else default
+    return option(name, help=help, default=shown_default, metavar=metavar, **kwargs)
 
 
 def _own_alphas() -> str:
@@ -84,109 +100,194 @@ def train_cmd(
         ),
     ] = None,
     dataset: Annotated[
-        str | None, key_option("dataset", f"Dataset: {', '.join(DATASETS)}.", "NAME")
+        str | None,
+        key_option("dataset", f"Dataset: {', '.join(DATASETS)}.", "NAME", rich_help_panel="Data"),
     ] = None,
-    data_dir: DataDirOpt = None,
+    data_dir: Annotated[Path | None, data_dir_option(rich_help_panel="Data")] = None,
     n_train: Annotated[
-        int | None, key_option("n_train", "Train on the first N training images.", "N")
+        int | None,
+        key_option("n_train", "Train on the first N training images.", "N", rich_help_panel="Data"),
     ] = None,
     alpha: Annotated[
-        str | None, key_option("alpha", "Learning rate, > 0.", "ALPHA", also=_own_alphas())
+        str | None,
+        key_option(
+            "alpha", "Learning rate, > 0.", "ALPHA", also=_own_alphas(), rich_help_panel="Training"
+        ),
     ] = None,
     epochs: Annotated[
-        int | None, key_option("epochs", "Passes over the training images.", "N")
+        int | None,
+        key_option("epochs", "Passes over the training images.", "N", rich_help_panel="Training"),
     ] = None,
     batch_size: Annotated[
         int | None,
-        key_option("batch_size", "1: one image per step (the book); B > 1: mini-batches.", "B"),
+        key_option(
+            "batch_size",
+            "1: one image per step (the book); B > 1: mini-batches.",
+            "B",
+            rich_help_panel="Training",
+        ),
     ] = None,
     seed: Annotated[
-        int | None, key_option("seed", "Seed of the initial weights (RandomState).", "SEED")
+        int | None,
+        key_option(
+            "seed", "Seed of the initial weights (RandomState).", "SEED", rich_help_panel="Network"
+        ),
     ] = None,
     init: Annotated[
         str | None,
         key_option(
-            "init", "Initial weights: book (uniform in [-0.1, 0.1)) or zeros.", "|".join(INITS)
+            "init",
+            "Initial weights: book (uniform in [-0.1, 0.1)) or zeros.",
+            "|".join(INITS),
+            rich_help_panel="Network",
         ),
     ] = None,
     freeze_inputs: Annotated[
         str | None,
         key_option(
-            "freeze_inputs", "Pixels whose weights never change, e.g. 0-27,700-783.", "SPEC"
+            "freeze_inputs",
+            "Pixels whose weights never change, e.g. 0-27,700-783.",
+            "SPEC",
+            rich_help_panel="Training",
         ),
     ] = None,
     freeze_outputs: Annotated[
         str | None,
-        key_option("freeze_outputs", "Outputs whose weights never change, e.g. 3,8.", "SPEC"),
+        key_option(
+            "freeze_outputs",
+            "Outputs whose weights never change, e.g. 3,8.",
+            "SPEC",
+            rich_help_panel="Training",
+        ),
     ] = None,
     activation: Annotated[
-        str | None, key_option("activation", "Output activation.", "|".join(ACTIVATIONS))
+        str | None,
+        key_option(
+            "activation", "Output activation.", "|".join(ACTIVATIONS), rich_help_panel="Network"
+        ),
     ] = None,
     loss: Annotated[
         str | None,
-        key_option("loss", "mse: squared error; softmax: cross-entropy.", "|".join(LOSSES)),
+        key_option(
+            "loss",
+            "mse: squared error; softmax: cross-entropy.",
+            "|".join(LOSSES),
+            rich_help_panel="Network",
+        ),
     ] = None,
     bias: Annotated[
         bool | None,
-        key_option("bias", "A bias per unit of every layer, from 0.", flag="--bias/--no-bias"),
+        key_option(
+            "bias",
+            "A bias per unit of every layer, from 0.",
+            flag="--bias/--no-bias",
+            rich_help_panel="Network",
+        ),
     ] = None,
     l2: Annotated[
-        float | None, key_option("l2", "Weight decay: adds L * W to each weight delta.", "L")
+        float | None,
+        key_option(
+            "l2", "Weight decay: adds L * W to each weight delta.", "L", rich_help_panel="Training"
+        ),
     ] = None,
     eval_every: Annotated[
-        int | None, key_option("eval_every", "Test every N epochs, and after the last.", "N")
+        int | None,
+        key_option(
+            "eval_every",
+            "Test every N epochs, and after the last.",
+            "N",
+            rich_help_panel="Training",
+        ),
     ] = None,
     alpha_decay: Annotated[
         float | None,
-        key_option("alpha_decay", "Learning rate of epoch e: alpha / (1 + D * (e - 1)).", "D"),
+        key_option(
+            "alpha_decay",
+            "Learning rate of epoch e: alpha / (1 + D * (e - 1)).",
+            "D",
+            rich_help_panel="Training",
+        ),
     ] = None,
     deskew: Annotated[
         bool | None,
         key_option(
-            "deskew", "Straighten every image (train and test).", flag="--deskew/--no-deskew"
+            "deskew",
+            "Straighten every image (train and test).",
+            flag="--deskew/--no-deskew",
+            rich_help_panel="Data",
         ),
     ] = None,
     augment: Annotated[
         str | None,
         key_option(
-            "augment", "shifts: each image then its four one-pixel shifts.", "|".join(AUGMENTATIONS)
+            "augment",
+            "shifts: each image then its four one-pixel shifts.",
+            "|".join(AUGMENTATIONS),
+            rich_help_panel="Data",
         ),
     ] = None,
     hidden: Annotated[
         str | None,
-        key_option("hidden", "Hidden layer sizes, input side first, e.g. 40 or 128,64.", "SIZES"),
+        key_option(
+            "hidden",
+            "Hidden layer sizes, input side first, e.g. 40 or 128,64.",
+            "SIZES",
+            rich_help_panel="Network",
+        ),
     ] = None,
     hidden_activation: Annotated[
         str | None,
         key_option(
-            "hidden_activation", "Activation of the hidden layers.", "|".join(HIDDEN_ACTIVATIONS)
+            "hidden_activation",
+            "Activation of the hidden layers.",
+            "|".join(HIDDEN_ACTIVATIONS),
+            rich_help_panel="Network",
         ),
     ] = None,
     dropout: Annotated[
         float | None,
-        key_option("dropout", "Probability a hidden unit is dropped in training, in [0, 1).", "P"),
+        key_option(
+            "dropout",
+            "Probability a hidden unit is dropped in training, in [0, 1).",
+            "P",
+            rich_help_panel="Training",
+        ),
     ] = None,
     init_scale: Annotated[
         str | None,
         key_option(
-            "init_scale", "Initial weights uniform in [-s, s), per layer, e.g. 0.01,0.1.", "S"
+            "init_scale",
+            "Initial weights uniform in [-s, s), per layer, e.g. 0.01,0.1.",
+            "S",
+            rich_help_panel="Network",
         ),
     ] = None,
     freeze_layers: Annotated[
         str | None,
         key_option(
-            "freeze_layers", "Layers whose weights never change, e.g. 0 (the first).", "SPEC"
+            "freeze_layers",
+            "Layers whose weights never change, e.g. 0 (the first).",
+            "SPEC",
+            rich_help_panel="Training",
         ),
     ] = None,
     snapshots: Annotated[
         str | None,
         key_option(
-            "snapshots", "Epochs whose weights are kept: auto, none or e.g. 0,1,10.", "SPEC"
+            "snapshots",
+            "Epochs whose weights are kept: auto, none or e.g. 0,1,10.",
+            "SPEC",
+            rich_help_panel="Output",
         ),
     ] = None,
     errata: Annotated[
         str | None,
-        key_option("errata", "The book's errata to reproduce, e.g. relu2deriv.", "NAMES"),
+        key_option(
+            "errata",
+            f"The book's errata to reproduce, comma-separated: {', '.join(ERRATA)}.",
+            "NAMES",
+            rich_help_panel="Book",
+        ),
     ] = None,
     out: Annotated[
         Path | None,
@@ -217,8 +318,8 @@ def train_cmd(
             rich_help_panel="Output",
         ),
     ] = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    as_json: Annotated[bool, json_option(rich_help_panel="Output")] = False,
+    quiet: Annotated[bool, quiet_option(rich_help_panel="Output")] = False,
 ) -> None:
     """Train a network and save its weights. The book's gradient descent, one image at a
     time by default; a live bar and the book's log lines on stderr; a summary on stdout."""
@@ -301,8 +402,14 @@ def _train(
     if as_json:
         print_json({"status": "ok", **summary, "weights": str(out), **run_info})
         return
+    err = stderr_console(quiet)
+    err.print(f"trained {summary['epochs']} epochs at alpha {cfg.alpha:g} in "
+              f"{summary['seconds']:.2f}s", markup=False, highlight=False)  # fmt: skip
+    for path in (out, metrics):
+        if path is not None:
+            wrote(err, path)
     print_table(
-        None,
+        f"after {summary['epochs']} epochs",
         ["", "error", "accuracy"],
         [
             ["train", fmt_value(summary["train_error"]),
@@ -311,10 +418,6 @@ def _train(
              fmt_value(summary["test_accuracy"], pct=True)],
         ],
     )  # fmt: skip
-    where = f"the run's files written to {folder}/" if folder else f"weights written to {out}"
-    stdout.print(
-        f"{summary['epochs']} epochs at alpha {cfg.alpha:g} in {summary['seconds']:.2f}s; {where}"
-    )
 
 
 def _new_run_folder(run_dir: Path, config: str | None, cfg: Any) -> tuple[Path, dict[str, Any]]:

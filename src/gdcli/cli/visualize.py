@@ -9,8 +9,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
+import typer
+
 from gdcli.cli.app import JsonOpt, QuietOpt, WeightsArg, app, option
-from gdcli.cli.terminal import print_json, stderr_console, stdout
+from gdcli.cli.terminal import print_json, stderr_console, wrote
 from gdcli.config import parse_spec
 from gdcli.errors import UsageError, spelled
 from gdcli.io import weights_file
@@ -60,12 +62,21 @@ def visualize_cmd(
             metavar="png|pgm|both",
         ),
     ] = ImageFormat.png,
-    scale: Annotated[
-        int,
+    pixels: Annotated[
+        int | None,
         option(
-            "--scale", help="Upscaling factor (nearest).", default=10, metavar="N", min=1, max=64
+            "--pixels",
+            help="Pixels per weight: each 28x28 picture drawn N times larger (nearest).",
+            default=10,
+            metavar="N",
+            min=1,
+            max=64,
         ),
-    ] = 10,
+    ] = None,
+    # --pixels' name until 0.3 (read as the colour range --scale-max): kept, out of --help
+    old_scale: Annotated[
+        int | None, typer.Option("--scale", hidden=True, min=1, max=64, metavar="N")
+    ] = None,
     colormap: Annotated[
         Colormap,
         option(
@@ -108,6 +119,9 @@ def visualize_cmd(
     """Draw the weights as pictures. Each class's 784 weights as a 28x28 heatmap, all of them
     labelled in grid.png; for a network with hidden layers, its first layer's units and a
     heatmap of each later layer."""
+    if pixels is not None and old_scale is not None:
+        raise UsageError("--scale is the old name of --pixels; give one of them")
+    pixels = pixels or old_scale or 10
     wf = weights_file.load(weights)
     outputs = None
     if digits is not None:
@@ -123,7 +137,7 @@ def visualize_cmd(
     from gdcli.viz import weights_views
 
     formats = ("png", "pgm") if fmt is ImageFormat.both else (fmt.value,)
-    opts = weights_views.Options(out_dir, formats, scale, colormap.value, outputs, scale_max,
+    opts = weights_views.Options(out_dir, formats, pixels, colormap.value, outputs, scale_max,
                                  epoch, change, animate)  # fmt: skip
     drawn = weights_views.draw(wf, opts, weights)
     err = stderr_console(quiet)
@@ -146,4 +160,4 @@ def visualize_cmd(
         )
         return
     for path in drawn.written:
-        stdout.print(str(path), markup=False)
+        wrote(err, path)
