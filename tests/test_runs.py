@@ -58,7 +58,7 @@ def test_run_dir_holds_the_run_and_its_config_loads_back(tmp_path, synthetic_dat
     second = train(tmp_path, synthetic_data_dir, "--config", "best", "--run-dir", "runs")
     assert second.returncode == 0, second.stderr
     assert (tmp_path / "runs" / "2-best-epochs2" / "weights.npz").is_file()
-    assert "the run's files written to runs/2-best-epochs2/" in second.stdout
+    assert "runs/" not in second.stdout  # paths go to stderr (docs/commands.md)
 
 
 def test_run_dir_refuses_out_and_bad_folders(tmp_path, synthetic_data_dir):

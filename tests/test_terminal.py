@@ -145,8 +145,8 @@ def test_help_at_80_columns_has_no_internal_type_names_and_no_cut_descriptions()
     main = on_terminal(80, "--help").stdout
     commands = re.findall(r"^  ([a-z-]+)  +(.+)$", main.split("Commands:")[1], re.M)
     names = [name for name, _ in commands]
-    assert names == ["fetch", "train", "configs", "evaluate", "predict", "visualize-weights",
-                     "plot", "report", "examples"]  # fmt: skip
+    assert names == ["fetch", "train", "configs", "runs", "sweep", "evaluate", "predict",
+                     "visualize-weights", "plot", "report", "examples"]  # fmt: skip
     assert not any(about.endswith("...") for _, about in commands), main
     for name in names:
         text = on_terminal(80, name, "--help").stdout

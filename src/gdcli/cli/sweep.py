@@ -141,7 +141,7 @@ def sweep_cmd(
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Train every combination of some config keys' values, in parallel, each into a run folder;
+    """Train a grid of config values in parallel. Each run goes into its own run folder;
     then the results table and a plot of accuracy against each swept number."""
     from gdcli.experiments import grid
 
