@@ -346,6 +346,26 @@ def test_hidden_network_units_grid_and_later_layers(tmp_path):
     assert [count(last, c) >= cells for c in colours] == [d in (0, 9) for d in range(10)]
 
 
+def test_a_wide_hidden_layer_is_one_grid_not_a_file_per_unit(tmp_path):
+    from gdcli.viz.weights_views import MAX_UNIT_FILES
+
+    rs = np.random.RandomState(6)
+    n = MAX_UNIT_FILES + 1
+    net = Network([Layer(rs.normal(0, 0.1, (784, n)), None, "relu"),
+                   Layer(rs.normal(0, 0.1, (n, 10)))], loss="mse")  # fmt: skip
+    path = tmp_path / "wide.npz"
+    save(path, WeightsFile(net, {"config": {"dataset": "mnist"}}, history(2), {}))
+    out = tmp_path / "o"
+    result = run_cli("visualize-weights", str(path), "--out-dir", str(out), "--scale", "1")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["grid.png", "layer-2.png"]
+    assert result.stderr.splitlines()[-1] == (
+        f"note: {n} hidden units are more than {MAX_UNIT_FILES}: their pictures are all in "
+        "grid.png, with no file per unit"
+    )
+    Image.open(out / "grid.png").load()
+
+
 # --- bad input ----------------------------------------------------------------------------
 
 

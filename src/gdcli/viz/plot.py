@@ -298,9 +298,11 @@ def curves_png(
     fmt: str = "png",
     log_y: bool | None = None,
     note: str = "",
+    width: int | None = None,
 ) -> bytes:
     """The learning curves of `runs` (label, history), overlaid, as PNG or SVG bytes (see
-    _figure); SVG text stays text."""
+    _figure); SVG text stays text. width: the PNG's pixels across (default 1500), the text
+    scaled with it."""
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r} is not one of {FORMATS}")
     import matplotlib
@@ -308,7 +310,8 @@ def curves_png(
     fig = _figure(runs, log_y, note)
     buf = io.BytesIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "gdcli"}):
-        fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+        dpi = width / FIG_WIDTH if width else None
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
     return buf.getvalue()
 
 

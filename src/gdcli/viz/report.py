@@ -150,7 +150,8 @@ def _curves_section(runs: list[Run], labels: list[str]) -> str:
 
     drawn = [(lab, r.history) for lab, r in zip(labels, runs, strict=True) if r.history]
     if drawn:
-        content = _img(curves_png(drawn), "image/png", "learning curves", "figure")
+        png = curves_png(drawn, width=FIGURE_WIDTH)
+        content = _img(png, "image/png", "learning curves", "figure")
     else:
         content = _note("No run holds a training history (files written by gdcli 0.1).")
     found = splits([h for _, h in drawn])
@@ -313,7 +314,7 @@ def _evolution(run: Run, scale: Scale, budget: int) -> str:
     for k in counts:
         units = sorted(ranked[:k])
         probe = gif(units, [every[0], every[-1]])  # the first frames are as busy as any
-        fits[k] = int(budget // (4 / 3 * len(probe) / 2)) - 1  # the poster is one more frame
+        fits[k] = int(budget // (4 / 3 * len(probe) / 2))
         if fits[k] >= wanted:
             break
     fitting = [k for k in fits if fits[k] >= wanted] or [
@@ -355,8 +356,8 @@ def _evolution_caption(
     listed = ", ".join(str(e) for e in epochs)
     text = (
         f"The training, one frame per epoch kept: {listed}. Its first frame is the final "
-        "weights again (so a still of the page shows them), then it plays from the first. Same "
-        f"colours as the picture above (\u00b1{scale.value:.3g})."
+        "weights (so a still of the page shows them); it then plays from the first epoch and "
+        f"loops back to them. Same colours as the picture above (\u00b1{scale.value:.3g})."
     )
     left = []
     if hidden and len(units) < n_units:
