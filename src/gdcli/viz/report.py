@@ -353,25 +353,29 @@ def _evolution_caption(
     epochs: list[int], every: list[int], units: list[int], n_units: int, hidden: bool,
     scale: Scale,
 ) -> str:  # fmt: skip
+    from gdcli.viz import weights_figure as figure
+
     listed = ", ".join(str(e) for e in epochs)
     text = (
         f"The training, one frame per epoch kept: {listed}. Its first frame is the final "
         "weights (so a still of the page shows them); it then plays from the first epoch and "
         f"loops back to them. Same colours as the picture above (\u00b1{scale.value:.3g})."
     )
-    left = []
-    if hidden and len(units) < n_units:
-        left.append(
-            f"{n_units - len(units)} of the {n_units} hidden units (shown: the {len(units)} "
-            "whose weights moved furthest from their start)"
-        )
+    bound = f"to keep the page under {MAX_PAGE_BYTES / 1e6:g} MB"
     if len(epochs) < len(every):
-        left.append(f"{len(every) - len(epochs)} of the {len(every)} snapshots")
-    if left:
+        cap = figure.MAX_FRAMES
+        why = bound if len(epochs) < cap else f"at most {cap} frames"
         text += (
-            f" Left out to keep the page under {MAX_PAGE_BYTES / 1e6:g} MB: "
-            + " and ".join(left) + "; `gdcli visualize-weights --animate` draws them all."
-        )  # fmt: skip
+            f" The animation shows {len(epochs)} of the {len(every)} snapshots, spread evenly "
+            f"from epoch {epochs[0]} to {epochs[-1]} ({why})."
+        )
+    if hidden and len(units) < n_units:
+        text += (
+            f" Left out {bound}: {n_units - len(units)} of the {n_units} hidden units (shown: "
+            f"the {len(units)} whose weights moved furthest from their start)."
+        )
+    if len(epochs) < len(every) or len(units) < n_units:
+        text += " `gdcli visualize-weights --animate` draws them all."
     return text
 
 
