@@ -125,7 +125,8 @@ def test_plot_is_a_figure_jupyter_shows(small, tmp_path):
     assert isinstance(fig, Figure)
     png = tmp_path / "curves.png"
     png.write_bytes(fig._repr_png_())
-    assert Image.open(png).size == (1500, 630)
+    width, height = Image.open(png).size
+    assert width == 1500 and 630 <= height <= 800  # taller with a legend under the plots
 
 
 def test_weights_image_is_a_pil_image_of_the_grid(small):

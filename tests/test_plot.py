@@ -71,7 +71,7 @@ def test_weights_files_overlaid_with_a_legend_of_what_differs(tmp_path, runs):
     assert [r["epochs"] for r in printed["runs"]] == [6, 6]
     image = Image.open(out)
     image.load()
-    assert image.format == "PNG" and image.size == (1500, 630)
+    assert image.format == "PNG" and image.width == 1500 and 630 <= image.height <= 720
     # both runs are drawn, each in its own colour, and nothing in a third run's colour
     assert colour_pixels(out, PALETTE[0]) > 500 and colour_pixels(out, PALETTE[1]) > 500
     assert colour_pixels(out, PALETTE[2]) == 0
@@ -205,3 +205,67 @@ def test_bad_paths_are_exit_2_and_write_nothing(tmp_path, runs):
     assert_one_line_error(result, 2, "unknown file type '.jpg'", ".png or .svg")
     assert_one_line_error(run_cli("plot", run, "--out", str(tmp_path)), 2, "is a folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_labels_take_the_few_settings_that_say_most_and_the_figure_lists_the_rest():
+    from gdcli.viz.plot import label_keys, other_differences, wrap
+
+    book = {"alpha": 0.01, "epochs": 350, "batch_size": 1, "loss": "mse", "hidden": [], "l2": 0.0}
+    best = {"alpha": 0.2, "epochs": 40, "batch_size": 10, "loss": "softmax", "hidden": [],
+            "l2": 0.001}  # fmt: skip
+    mlp = {"alpha": 0.4, "epochs": 60, "batch_size": 20, "loss": "softmax", "hidden": [256],
+           "l2": 0.0005}  # fmt: skip
+    runs = [Run(Path(f"{n}.npz"), c, []) for n, c in (("a", book), ("b", best), ("c", mlp))]
+    assert label_keys([book, best, mlp]) == ["hidden", "loss", "alpha"]
+    assert run_labels(runs) == ["hidden none, loss mse, alpha 0.01",
+                                "hidden none, loss softmax, alpha 0.2",
+                                "hidden 256, loss softmax, alpha 0.4"]  # fmt: skip
+    assert other_differences(runs) == (
+        "also different: epochs (350,\u00a040,\u00a060), batch_size (1,\u00a010,\u00a020), "
+        "l2 (0,\u00a00.001,\u00a00.0005)"
+    )
+    # more keys only when three leave two runs with one label
+    same = [dict(book, l2=v) for v in (0.0, 0.1)]
+    assert label_keys(same) == ["l2"]
+    assert wrap("hidden 256, loss softmax, alpha 0.4, epochs 60", 20) == (
+        "hidden 256,\nloss softmax,\nalpha 0.4, epochs 60"
+    )
+
+
+def test_validation_curves_slot_in_and_the_key_names_every_split(tmp_path):
+    lines = [{"epoch": e, "train_error": 0.5 / e, "train_accuracy": 0.5,
+              "val_error": 0.6 / e, "val_accuracy": 0.4, "test_error": 0.7 / e,
+              "test_accuracy": 0.3} for e in range(1, 6)]  # fmt: skip
+    metrics = tmp_path / "m.jsonl"
+    metrics.write_text("\n".join(json.dumps(x) for x in lines))
+    out = tmp_path / "c.svg"
+    result = run_cli("plot", str(metrics), "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["log_y"] is False  # 0.1 to 0.7: less than a decade
+    root = ET.parse(out).getroot()
+    texts = {"".join(t.itertext()).strip() for t in root.iter() if t.tag.endswith("text")}
+    assert {"train", "validation", "test", "error (squared, mean per image)"} <= texts
+    from gdcli.viz.plot import splits
+
+    assert splits([lines]) == ["train", "val", "test"]
+
+
+def test_the_error_axis_is_logarithmic_beyond_a_decade_or_when_asked(tmp_path):
+    lines = [{"epoch": e, "train_error": 10.0**-e, "train_accuracy": 0.9} for e in range(1, 4)]
+    metrics = tmp_path / "m.jsonl"
+    metrics.write_text("\n".join(json.dumps(x) for x in lines))
+    out = tmp_path / "c.svg"
+
+    def plotted(*args: str) -> tuple[bool, set]:
+        result = run_cli("plot", str(metrics), "--out", str(out), "--json", *args)
+        assert result.returncode == 0, result.stderr
+        root = ET.parse(out).getroot()
+        texts = {"".join(t.itertext()).strip() for t in root.iter() if t.tag.endswith("text")}
+        return json.loads(result.stdout)["log_y"], texts
+
+    log, texts = plotted()
+    assert log is True and "error (squared, mean per image; log scale)" in texts
+    log, texts = plotted("--linear-y")
+    assert log is False and "error (squared, mean per image)" in texts
+    metrics.write_text(json.dumps({"epoch": 1, "train_error": 0.5}))
+    assert plotted("--log-y")[0] is True

@@ -196,6 +196,9 @@ addEventListener("load", () => {
     images: images.length,
     broken: images.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.alt),
     height: document.documentElement.scrollHeight,
+    figures: images.filter(i => i.classList.contains("figure")).length,
+    shrunk: images.filter(i => i.classList.contains("figure") && i.width < i.naturalWidth)
+                  .map(i => `${i.alt}: ${i.width} of ${i.naturalWidth} px`),
     text: document.body.innerText.length,
   };
   const out = document.createElement("pre");
@@ -220,11 +223,12 @@ def chromium(tmp_path: Path, page: Path, *args: str) -> str:
     return done.stdout
 
 
-def rendered_check(tmp_path: Path, page: Path) -> dict:
-    """What the browser saw: image count, the images that did not decode, page size."""
+def rendered_check(tmp_path: Path, page: Path, *args: str) -> dict:
+    """What the browser saw: image count, the images that did not decode, page size, the
+    figures drawn smaller than their pixels."""
     probe = tmp_path / "probe.html"
     probe.write_text(page.read_text().replace("</body>", CHECK_SCRIPT + "</body>"))
-    dom = chromium(tmp_path, probe, "--dump-dom")
+    dom = chromium(tmp_path, probe, "--dump-dom", *args)
     found = re.search(r'<pre id="gdcli-check">(.*?)</pre>', dom, re.S)
     assert found, dom[-500:]
     return json.loads(html.unescape(found[1]))
@@ -240,9 +244,11 @@ def ink_fraction(screenshot: Path) -> float:
 
 @needs_chromium
 def test_the_browser_decodes_every_image(tmp_path, two_report):
-    seen = rendered_check(tmp_path, two_report)
+    seen = rendered_check(tmp_path, two_report, "--window-size=1280,4000")
     assert seen["images"] == two_report.read_text().count("<img") > 10
     assert seen["broken"] == []
+    # at 1280 px every figure shows at its own size: its text reads as it was drawn
+    assert seen["figures"] >= 6 and seen["shrunk"] == []
     assert seen["height"] > 3000 and seen["text"] > 2000
 
 
@@ -272,3 +278,119 @@ def test_the_rendered_page_is_not_blank(tmp_path, one_report):
     blank.write_text("<!DOCTYPE html><html><body></body></html>")
     chromium(tmp_path, blank, f"--screenshot={shot}", "--window-size=1280,2400")
     assert ink_fraction(shot) < 0.001
+
+
+# --- what a learner reads: figures at their own size, one scale, every layer, a bounded page ---
+
+
+def gif_frames(page: str) -> list[Image.Image]:
+    gif = next(im for m, im in data_images(page) if m == "image/gif")
+    frames = []
+    for k in range(gif.n_frames):
+        gif.seek(k)
+        frame = gif.convert("RGB")
+        frame.info["duration"] = gif.info["duration"]
+        frames.append(frame)
+    return frames
+
+
+def test_the_animation_opens_on_the_final_weights_on_the_still_pictures_scale(one_report, runs):
+    from gdcli.viz import weights_figure as figure
+    from gdcli.viz import weights_views as views
+    from gdcli.viz.heatmap import choose_scale
+
+    out, _ = one_report
+    page = out.read_text()
+    wf = weights_file.load(runs[0])
+    final = wf.network.layers[0].weights
+    scale = choose_scale(final)
+    # one scale, said in the page's text, the same for the picture and the animation
+    said = set(re.findall(r"\u00b1([0-9.]+)", html.unescape(re.sub("<[^>]+>", " ", page))))
+    assert said == {f"{scale.value:.3g}"}
+    frames = gif_frames(page)
+    epochs = views.animation_epochs(wf)
+    assert len(frames) == len(epochs)  # the final weights first, then the others from 0
+    assert [f.info["duration"] for f in frames[:2]] == [figure.LAST_MS, figure.FIRST_MS]
+    # the poster frame is exactly the final weights drawn on that scale, without a colour bar
+    title = figure.epoch_title(views.animation_title(wf), epochs[-1])
+    expected = figure.grid_figure(final, views.panel_names(wf), scale, title, "", "diverging",
+                                  4, figure.GIF_LEVELS, 1080, bar=False)  # fmt: skip
+    indexed = figure._indexed(expected, figure._palette("diverging")).convert("RGB")
+    assert np.array_equal(np.asarray(frames[0]), np.asarray(indexed))
+    # and the next frame is the start of training
+    start = figure.grid_figure(np.asarray(wf.snapshots[0][0], np.float64),
+                               views.panel_names(wf), scale, figure.epoch_title(
+                                   views.animation_title(wf), 0), "", "diverging", 4,
+                               figure.GIF_LEVELS, 1080, bar=False)  # fmt: skip
+    indexed = figure._indexed(start, figure._palette("diverging")).convert("RGB")
+    assert np.array_equal(np.asarray(frames[1]), np.asarray(indexed))
+
+
+@pytest.fixture(scope="module")
+def hidden_run(tmp_path_factory, synthetic_data_dir) -> Path:
+    out = tmp_path_factory.mktemp("hidden") / "h.npz"
+    result = run_cli(
+        "train", "--data-dir", str(synthetic_data_dir), "--n-train", "100", "--epochs", "2",
+        "--hidden", "12", "--loss", "softmax", "--deskew", "--alpha", "0.01", "--out", str(out),
+        "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_a_hidden_network_shows_every_layer_and_softmax_mistakes_apart(
+    hidden_run, synthetic_data_dir
+):
+    from gdcli import api
+    from gdcli.data.load import load_split
+    from gdcli.data.registry import get_dataset
+    from gdcli.data.transforms import deskew
+
+    page = api.report(hidden_run, synthetic_data_dir, mistakes=5).html
+    alts = re.findall(r'<img class="figure" src="data:[^"]+" alt="([^"]+)"', page)
+    assert "the final weights of layer 1" in alts and "the final weights of layer 2" in alts
+    # softmax outputs: probabilities to three significant digits and the scores
+    captions = re.findall(r'<span class="muted">(p [^<]+)<br>(scores [^<]+)<br>', page)
+    assert len(captions) == 5
+    for p, scores in captions:
+        assert re.fullmatch(r"p \S+ vs \S+", p) and re.fullmatch(r"scores \S+ vs \S+", scores)
+        for figure in re.findall(r"[-0-9.e]+", p):
+            assert len(re.sub(r"e.*|[-.]|^0+", "", figure.lstrip("0."))) == 3, figure
+    assert "shown deskewed" in page
+    # the images shown are the deskewed ones the network saw
+    x, _ = load_split(get_dataset("mnist"), synthetic_data_dir, "test")
+    number = int(re.search(r"test #(\d+)", page)[1])
+    tile = re.search(r'<figure class="m"><img src="data:image/png;base64,([^"]+)"', page)[1]
+    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(tile))))[::3, ::3]
+    seen = np.rint(np.clip(deskew(x[number : number + 1])[0], 0, 1) * 255).reshape(28, 28)
+    assert np.array_equal(shown, seen.astype(np.uint8))
+
+
+def test_the_page_is_bounded_and_says_what_it_left_out(tmp_path, monkeypatch, synthetic_data_dir):
+    """A wide first layer and many snapshots: fewer units and frames, within the bound."""
+    from gdcli.io.weights_file import WeightsFile, save
+    from gdcli.nn.model import Layer, Network
+    from gdcli.viz import report
+    from gdcli.viz.plot import load_run
+
+    rs = np.random.RandomState(5)
+    snaps = {e: [rs.uniform(-0.1, 0.1, (784, 40)), rs.uniform(-1, 1, (40, 10))]
+             for e in range(0, 13)}  # fmt: skip
+    net = Network([Layer(snaps[12][0], None, "relu"), Layer(snaps[12][1])], loss="mse")
+    history = [{"epoch": e, "train_error": 0.5, "train_accuracy": 0.5} for e in range(1, 13)]
+    path = tmp_path / "wide.npz"
+    save(path, WeightsFile(net, {"config": {"dataset": "mnist"}}, history, snaps))
+    monkeypatch.setattr(report, "MAX_PAGE_BYTES", 700_000)
+    tests = report.load_test_images([load_run(path)], synthetic_data_dir)
+    page = report.build_report([load_run(path)], tests, mistakes=0).html
+    assert len(page.encode()) <= 700_000
+    caption = html.unescape(re.search(r"<figcaption>(The training[^<]+)</figcaption>", page)[1])
+    assert "Left out to keep the page under 0.7 MB: " in caption
+    units = re.search(r"(\d+) of the 40 hidden units \(shown: the (\d+)", caption)
+    frames = gif_frames(page)
+    assert units and int(units[1]) + int(units[2]) == 40 and int(units[2]) < 40
+    epochs = re.search(r"one frame per epoch kept: ([0-9, ]+)\.", caption)[1].split(", ")
+    assert len(frames) == len(epochs) >= report.MIN_FRAMES
+    assert len(epochs) == 13 or (
+        f"shows {len(epochs)} of the 13 snapshots" in caption and "(to keep the page" in caption
+    )

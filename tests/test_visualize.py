@@ -311,9 +311,12 @@ def test_animate_the_change_of_a_hidden_layer(tmp_path):
     result = run_cli("visualize-weights", str(path), "--out-dir", str(tmp_path / "o"),
                      "--change", "--animate", str(gif), "--quiet")  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert Image.open(gif).n_frames == 3  # epochs 0, 2, 4 (the final weights are epoch 4)
-    first = np.asarray(next(ImageSequence.Iterator(Image.open(gif))).convert("RGB"))
-    assert count(first, heatmap.NEUTRAL) >= 6 * (28 * 4) ** 2  # no change yet at epoch 0
+    # epochs 2 and 4 (the final weights): epoch 0's change is nothing, a blank frame, left out
+    assert Image.open(gif).n_frames == 2
+    first = next(ImageSequence.Iterator(Image.open(gif)))
+    assert first.info["duration"] == weights_figure.FIRST_MS
+    pixels = np.asarray(first.convert("RGB"))
+    assert count(pixels, heatmap.NEUTRAL) < 0.1 * 6 * (28 * 4) ** 2  # the change shows at once
 
 
 def test_evolution_gif_for_the_report():
@@ -354,6 +357,26 @@ def test_hidden_network_units_grid_and_later_layers(tmp_path):
     colours = [tuple(heatmap.to_diverging(np.array(v), s3)) for v in w3[0]]
     cells = 8 * 28 * 28  # a row: 8 cells of 28x28 pixels
     assert [count(last, c) >= cells for c in colours] == [d in (0, 9) for d in range(10)]
+
+
+def test_a_wide_hidden_layer_is_one_grid_not_a_file_per_unit(tmp_path):
+    from gdcli.viz.weights_views import MAX_UNIT_FILES
+
+    rs = np.random.RandomState(6)
+    n = MAX_UNIT_FILES + 1
+    net = Network([Layer(rs.normal(0, 0.1, (784, n)), None, "relu"),
+                   Layer(rs.normal(0, 0.1, (n, 10)))], loss="mse")  # fmt: skip
+    path = tmp_path / "wide.npz"
+    save(path, WeightsFile(net, {"config": {"dataset": "mnist"}}, history(2), {}))
+    out = tmp_path / "o"
+    result = run_cli("visualize-weights", str(path), "--out-dir", str(out), "--scale", "1")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["grid.png", "layer-2.png"]
+    assert result.stderr.splitlines()[-1] == (
+        f"note: {n} hidden units are more than {MAX_UNIT_FILES}: their pictures are all in "
+        "grid.png, with no file per unit"
+    )
+    Image.open(out / "grid.png").load()
 
 
 # --- bad input ----------------------------------------------------------------------------
@@ -450,7 +473,7 @@ def test_train_records_snapshots_that_animate(tmp_path, synthetic_data_dir):
     result = run_cli("visualize-weights", "w.npz", "--animate", "evo.gif", "--change",
                      cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    frames = len(set(snapshots) | {12})
+    frames = len(set(snapshots) | {12}) - 1  # not epoch 0: no change yet
     assert Image.open(tmp_path / "evo.gif").n_frames == frames >= 3
 
 

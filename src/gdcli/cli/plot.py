@@ -60,12 +60,28 @@ def plot_cmd(
             metavar="FILE",
         ),
     ] = Path("curves.png"),
+    log_y: Annotated[
+        bool | None,
+        option(
+            "--log-y/--linear-y",
+            help="The error axis logarithmic, or linear.",
+            default="log when the errors span more than a decade",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Plot the learning curves of one or more runs. Train and test error and accuracy against
     the epoch, the runs overlaid in one figure."""
-    from gdcli.viz.plot import curves_png, drawable, load_run, no_history_message, run_labels
+    from gdcli.viz.plot import (
+        curves_png,
+        drawable,
+        load_run,
+        no_history_message,
+        other_differences,
+        run_labels,
+        wants_log,
+    )
 
     fmt = check_out(out, ("png", "svg"), runs)
     loaded = [load_run(path) for path in runs]
@@ -75,12 +91,12 @@ def plot_cmd(
     for r in skipped:
         warn(err, f"{no_history_message(r)}; plotting the other runs")
     labels = run_labels(kept)
-    write_bytes(
-        out, curves_png([(lab, r.history) for lab, r in zip(labels, kept, strict=True)], fmt)
-    )
+    drawn = [(lab, r.history) for lab, r in zip(labels, kept, strict=True)]
+    log = wants_log([r.history for r in kept]) if log_y is None else log_y
+    write_bytes(out, curves_png(drawn, fmt, log, other_differences(kept)))
     if as_json:
         print_json(
-            {"written": str(out),
+            {"written": str(out), "log_y": log,
              "runs": [{"file": str(r.path), "label": lab, "epochs": len(r.history)}
                       for lab, r in zip(labels, kept, strict=True)],
              "skipped": [str(r.path) for r in skipped]}

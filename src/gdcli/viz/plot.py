@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import textwrap
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,19 +152,80 @@ def file_names(paths: list[Path]) -> list[str]:
     return names if len(set(names)) == len(names) else [str(p) for p in paths]
 
 
+# Which differing settings name a run first: what the network is, then how it was trained;
+# any other key after these, in the config's order.
+LABEL_ORDER = ("dataset", "hidden", "conv", "loss", "activation", "hidden_activation", "alpha",
+               "epochs", "batch_size", "n_train", "dropout")  # fmt: skip
+LABEL_KEYS = 3  # settings per legend label (more only when the runs need them to differ)
+LABEL_WRAP = 40  # characters per line of a legend label
+
+
+def label_keys(configs: list[dict[str, Any]], limit: int = LABEL_KEYS) -> list[str]:
+    """The few differing settings that name the runs: up to `limit` of them in LABEL_ORDER
+    (then the config's order), more only when fewer leave two runs with one label."""
+    keys = differing_keys(configs)
+    rank = {k: i for i, k in enumerate(LABEL_ORDER)}
+    keys.sort(key=lambda k: rank.get(k, len(rank)))  # stable: the others keep their order
+    chosen: list[str] = []
+    for k in keys:
+        labels = {tuple(format_value(c[k2]) for k2 in chosen) for c in configs}
+        if len(chosen) >= limit and len(labels) == len(configs):
+            break
+        chosen.append(k)
+    return chosen
+
+
 def run_labels(runs: list[Run]) -> list[str]:
-    """What tells the runs apart: "alpha 0.01" vs "alpha 0.001", else their file names."""
-    keys = differing_keys([r.config for r in runs])
+    """What tells the runs apart: "alpha 0.01" vs "alpha 0.001" (the few settings of
+    label_keys), else their file names."""
+    keys = label_keys([r.config for r in runs])
     labels = [", ".join(f"{k} {format_value(r.config[k])}" for k in keys) for r in runs]
     if not keys or len(set(labels)) < len(labels):
         return file_names([r.path for r in runs])
     return labels
 
 
+def other_differences(runs: list[Run]) -> str:
+    """The differing settings the labels leave out, with each run's value in order:
+    "also different: l2 (0, 0.001), deskew (off, on)", or "" when the labels name them all."""
+    configs = [r.config for r in runs]
+    shown = set(label_keys(configs))
+    rest = [k for k in differing_keys(configs) if k not in shown]
+    if not rest:
+        return ""
+    # a no-break space inside the brackets: the figure wraps the line between settings only
+    apart = ",\u00a0"
+    return "also different: " + ", ".join(
+        f"{k} ({apart.join(format_value(c[k]) for c in configs)})" for k in rest
+    )
+
+
+# The curves a history holds are its keys "<split>_<metric>": train, test, and any other split
+# (val, ...) drawn alike. Splits are drawn and named in this order, then any other by name.
+SPLITS = ("train", "val", "test")
+SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
+SPLIT_STYLES = {"train": ("-", None), "val": (":", "s"), "test": ("--", "o")}
+OTHER_STYLE = ("-.", "^")
+METRICS = (("error", 1.0), ("accuracy", 100.0))  # (metric, scale to draw it in)
+
+
+def splits(histories: list[list[dict[str, Any]]]) -> list[str]:
+    """The splits whose error or accuracy any epoch of `histories` records (a number),
+    in SPLITS order, then any other by name."""
+    found = {
+        k.rsplit("_", 1)[0]
+        for h in histories
+        for e in h
+        for k, v in e.items()
+        if v is not None and k.endswith(tuple(f"_{m}" for m, _ in METRICS))
+    }
+    return [s for s in SPLITS if s in found] + sorted(found - set(SPLITS))
+
+
 def _series(history: list[dict[str, Any]], key: str, scale: float) -> tuple[list, list]:
     """(epochs, values) of `key`. The train figures are measured every epoch, so a null there
-    (not finite) leaves a gap; the test figures only at some epochs, so their nulls (not tested)
-    are left out and the line joins the epochs that were tested."""
+    (not finite) leaves a gap; the others (test, val) only at some epochs, so their nulls (not
+    measured) are left out and the line joins the epochs that were measured."""
     every_epoch = key.startswith("train_")
     points = [(h["epoch"], h.get(key)) for h in history]
     points = [(e, v) for e, v in points if v is not None or every_epoch]
@@ -172,16 +234,44 @@ def _series(history: list[dict[str, Any]], key: str, scale: float) -> tuple[list
     return [e for e, _ in points], [math.nan if v is None else v * scale for _, v in points]
 
 
+def wants_log(histories: list[list[dict[str, Any]]]) -> bool:
+    """Whether the error axis is better logarithmic: its positive figures span more than a
+    decade (the largest over ten times the smallest)."""
+    values = [
+        v
+        for h in histories
+        for e in h
+        for k, v in e.items()
+        if k.endswith("_error") and isinstance(v, (int, float)) and math.isfinite(v) and v > 0
+    ]
+    return bool(values) and max(values) > 10 * min(values)
+
+
 def legend_columns(labels: list[str], width_inches: float) -> int:
     """The most columns (up to 4) whose labels fit side by side in the width, filled column by
-    column as matplotlib does (a label's width estimated from its length at 10 pt)."""
+    column as matplotlib does (a label's width estimated from its longest line at 10 pt)."""
+
+    def length(label: str) -> int:
+        return max(map(len, label.split("\n")), default=0)
+
     for ncol in range(min(len(labels), 4), 1, -1):
         rows = -(-len(labels) // ncol)
         columns = [labels[c * rows : (c + 1) * rows] for c in range(ncol)]
-        width = sum(0.9 + 0.085 * max(map(len, col), default=0) for col in columns)
+        width = sum(0.9 + 0.085 * max(map(length, col), default=0) for col in columns)
         if width <= width_inches:
             return ncol
     return 1
+
+
+def wrap(label: str, width: int = LABEL_WRAP) -> str:
+    """`label` broken after commas into lines of at most about `width` characters."""
+    lines: list[str] = []
+    for part in label.split(", "):
+        if lines and len(lines[-1]) + 2 + len(part) <= width:
+            lines[-1] += ", " + part
+        else:
+            lines.append(part)
+    return ",\n".join(lines)
 
 
 def no_history_message(run: Run) -> str:
@@ -203,32 +293,50 @@ def drawable(runs: list[Run]) -> list[Run]:
     return kept
 
 
-def curves_png(runs: list[tuple[str, list[dict[str, Any]]]], fmt: str = "png") -> bytes:
+def curves_png(
+    runs: list[tuple[str, list[dict[str, Any]]]],
+    fmt: str = "png",
+    log_y: bool | None = None,
+    note: str = "",
+    width: int | None = None,
+) -> bytes:
     """The learning curves of `runs` (label, history), overlaid, as PNG or SVG bytes (see
-    curves_figure); SVG text stays text."""
+    _figure); SVG text stays text. width: the PNG's pixels across (default 1500), the text
+    scaled with it."""
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r} is not one of {FORMATS}")
     import matplotlib
 
-    fig = _figure(runs)
+    fig = _figure(runs, log_y, note)
     buf = io.BytesIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "gdcli"}):
-        fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+        dpi = width / FIG_WIDTH if width else None
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
     return buf.getvalue()
 
 
-def curves_figure(runs: list[Run]) -> Any:
+def curves_figure(runs: list[Run], log_y: bool | None = None) -> Any:
     """The learning curves of `runs`, labelled by what differs between them, as a matplotlib
     Figure that Jupyter shows inline (it has _repr_png_)."""
     labels = run_labels(runs)
-    return _figure([(lab, r.history) for lab, r in zip(labels, runs, strict=True)])
+    drawn = [(lab, r.history) for lab, r in zip(labels, runs, strict=True)]
+    return _figure(drawn, log_y, other_differences(runs))
 
 
-def _figure(runs: list[tuple[str, list[dict[str, Any]]]]) -> Any:
-    """Left: error (the sum over the outputs of the squared error, mean over images); right:
-    accuracy in %. Solid lines: train (each image's prediction just before its step); dashed
-    with dots: test, at the epochs it was measured. One colour per run (PALETTE, in order),
-    named in the legend."""
+FIG_WIDTH, PLOTS_HEIGHT = 10.0, 3.7  # inches: the figure, and its plots with their titles
+LINE_INCHES = 0.2  # a line of legend or note text at 10 pt
+
+
+def _figure(
+    runs: list[tuple[str, list[dict[str, Any]]]], log_y: bool | None = None, note: str = ""
+) -> Any:
+    """Left: error (the sum over the outputs of the squared error, mean over images), on a log
+    axis when `log_y` (None: when the figures span more than a decade, wants_log); right:
+    accuracy in %. One line style per split the histories hold (solid: train, each image's
+    prediction just before its step; dashed with dots: test; dotted with squares: validation;
+    those two at the epochs they were measured), named in the key at the top right. One colour
+    per run (PALETTE, in order), named in the legend under the plots (labels wrapped); `note`
+    (what else differs) under it."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -239,35 +347,69 @@ def _figure(runs: list[tuple[str, list[dict[str, Any]]]]) -> Any:
             self.savefig(buf, format="png")
             return buf.getvalue()
 
-    fig = CurvesFigure(figsize=(10, 4.2), dpi=150)  # fixed margins: a layout engine costs 0.2 s
+    histories = [h for _, h in runs]
+    log = wants_log(histories) if log_y is None else log_y
+    found = splits(histories)
+    labels = [wrap(lab) for lab, _ in runs] if len(runs) > 1 else []
+    ncol = legend_columns(labels, width_inches=FIG_WIDTH - 0.4) if labels else 1
+    rows = -(-len(labels) // ncol)
+    lines = sum(
+        max((lab.count("\n") + 1 for lab in labels[r::rows]), default=0) for r in range(rows)
+    )
+    note_lines = textwrap.wrap(note, 150, break_long_words=False)
+    legend_h = (lines * LINE_INCHES + 0.08 * rows + 0.1) if labels else 0.0
+    note_h = len(note_lines) * 0.17 + (0.05 if note else 0.0)
+    below = 0.5 + legend_h + note_h  # the x axis' ticks and label, the legend, the note
+    height = max(4.2, PLOTS_HEIGHT + below)  # fixed margins: a layout engine costs 0.2 s
+    fig = CurvesFigure(figsize=(FIG_WIDTH, height), dpi=150)
     FigureCanvasAgg(fig)
     ax_err, ax_acc = fig.subplots(1, 2)
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(runs))]
-    for (_, history), colour in zip(runs, colours, strict=True):
-        for ax, key, scale in ((ax_err, "error", 1.0), (ax_acc, "accuracy", 100.0)):
-            ax.plot(*_series(history, f"train_{key}", scale), color=colour, lw=1.6)
-            epochs, values = _series(history, f"test_{key}", scale)
-            dots = "o" if len(epochs) <= 60 else None
-            ax.plot(epochs, values, color=colour, lw=1.4, ls="--", marker=dots, ms=3.5)
-    ax_err.set_title("error (squared, mean per image)", loc="left", fontsize=11)
+
+    def style(split: str) -> tuple[str, str | None]:
+        return SPLIT_STYLES.get(split, OTHER_STYLE)
+
+    for history, colour in zip(histories, colours, strict=True):
+        for ax, (metric, scale) in zip((ax_err, ax_acc), METRICS, strict=True):
+            for split in found:
+                epochs, values = _series(history, f"{split}_{metric}", scale)
+                ls, marker = style(split)
+                if marker and len(epochs) > 60:
+                    marker = None
+                lw = 1.6 if split == "train" else 1.4
+                ax.plot(epochs, values, color=colour, lw=lw, ls=ls, marker=marker, ms=3.5)
+    ax_err.set_title(
+        "error (squared, mean per image" + ("; log scale)" if log else ")"), loc="left",
+        fontsize=11,
+    )  # fmt: skip
     ax_acc.set_title("accuracy (%)", loc="left", fontsize=11)
     ax_acc.set_ylim(top=min(ax_acc.get_ylim()[1], 101))  # room for a line at 100%
-    ax_err.set_ylim(bottom=0)
+    if log:
+        ax_err.set_yscale("log")
+    else:
+        ax_err.set_ylim(bottom=0)
     for ax in (ax_err, ax_acc):
         ax.set_xlabel("epoch")
         ax.grid(True, color="#dddddd", lw=0.6)
+        ax.grid(True, which="minor", axis="y", color="#eeeeee", lw=0.4)
         ax.spines[["top", "right"]].set_visible(False)
-    handles = []
-    if len(runs) > 1:
+    key = []
+    for split in found:
+        ls, marker = style(split)
+        name = SPLIT_NAMES.get(split, split)
+        key.append(Line2D([], [], color="#555555", lw=1.5, ls=ls, marker=marker, ms=3.5,
+                          label=name))  # fmt: skip
+    top = 1 - 0.42 / height
+    # the key of the line styles in the top right, above the accuracy plot: always in sight
+    fig.legend(handles=key, loc="upper right", bbox_to_anchor=(0.985, 1.0), ncol=len(key),
+               frameon=False, fontsize=9.5, handlelength=2.6)  # fmt: skip
+    if labels:
         handles = [Line2D([], [], color=c, lw=2.5, label=lab)
-                   for (lab, _), c in zip(runs, colours, strict=True)]  # fmt: skip
-    handles += [
-        Line2D([], [], color="#555555", lw=1.6, label="train"),
-        Line2D([], [], color="#555555", lw=1.4, ls="--", marker="o", ms=3.5, label="test"),
-    ]
-    ncol = legend_columns([h.get_label() for h in handles], width_inches=9.6)
-    legend_rows = -(-len(handles) // ncol)
-    fig.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False)
-    fig.subplots_adjust(left=0.06, right=0.985, top=0.92, wspace=0.16,
-                        bottom=0.13 + 0.055 * legend_rows)  # fmt: skip
+                   for lab, c in zip(labels, colours, strict=True)]  # fmt: skip
+        fig.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False,
+                   bbox_to_anchor=(0.5, (note_h + 0.02) / height), fontsize=10)  # fmt: skip
+    if note:
+        fig.text(0.01, 0.02 / height, "\n".join(note_lines), fontsize=8.5, color="#444444",
+                 va="bottom", ha="left")  # fmt: skip
+    fig.subplots_adjust(left=0.06, right=0.985, top=top, wspace=0.16, bottom=below / height)
     return fig

@@ -24,8 +24,8 @@ from gdcli.data.load import load_split
 from gdcli.data.registry import DEFAULT_DATASET, IMAGE_SIDE, get_dataset
 from gdcli.data.transforms import as_trained
 from gdcli.errors import GdcliError, UsageError, key
-from gdcli.io.weights_file import snapshot_frames
 from gdcli.nn.metrics import Evaluation, evaluate
+from gdcli.viz.heatmap import Scale
 from gdcli.viz.plot import PALETTE, Run, format_value, run_labels, why_no_history, why_no_snapshots
 
 
@@ -38,6 +38,14 @@ def _why(run: Run) -> str:
 THUMB_SCALE = 3  # mistakes are drawn 84x84 pixels
 MISSING = "-"  # a figure a run does not have
 OFF_DIAGONAL_FULL = 0.2  # a confusion cell is full red when 20% of its row lands there
+# The page's column is 1180 px less its paddings: a figure at most this wide shows at its own
+# size in a window 1280 px wide, so its text reads as drawn.
+FIGURE_WIDTH = 1080
+# The page's bound (bytes): it stays small enough to mail. The animations are what grows with
+# a network's width, so they get what the rest leaves: fewer frames, then fewer hidden units.
+MAX_PAGE_BYTES = 3_000_000
+MIN_FRAMES = 4  # an animation of fewer epochs than this shows too little; animate fewer units
+ANIMATED_UNITS = (100, 64, 36, 25, 16, 9)  # hidden units to animate, tried in turn
 
 
 @dataclass
@@ -99,13 +107,19 @@ def build_report(
             )
     colours = _colours(runs)
     body = [_curves_section(runs, labels), _runs_section(runs, labels, colours)]
+    animations: list[Animation] = []
     for i, (run, label) in enumerate(zip(runs, labels, strict=True), 1):
         test = tests.get(dataset_name(run))
         heading = _run_heading(i, label, colours[i - 1]) if len(runs) > 1 else ""
-        body.append(heading + _run_sections(i, run, test, mistakes, explain_index))
+        body.append(heading + _run_sections(i, run, test, mistakes, explain_index, animations))
     one = len(runs) == 1
     title = f"gdcli report: {runs[0].path.name}" if one else f"gdcli report: {len(runs)} runs"
-    return Report(_page(title, runs, labels, body), _notes(runs, tests))
+    page = _page(title, runs, labels, body)
+    # the animations last, in what the rest of the page leaves of its bound, shared evenly
+    left = MAX_PAGE_BYTES - len(page.encode()) + sum(len(a.marker) for a in animations)
+    for a in animations:
+        page = page.replace(a.marker, a.draw(max(0, left // len(animations))), 1)
+    return Report(page, _notes(runs, tests))
 
 
 def _notes(runs: list[Run], tests: dict[str, TestImages | str]) -> list[str]:
@@ -132,18 +146,31 @@ def _colours(runs: list[Run]) -> list[str | None]:
 
 
 def _curves_section(runs: list[Run], labels: list[str]) -> str:
-    from gdcli.viz.plot import curves_png
+    from gdcli.viz.plot import SPLIT_NAMES, curves_png, splits, wants_log
 
     drawn = [(lab, r.history) for lab, r in zip(labels, runs, strict=True) if r.history]
     if drawn:
-        content = _img(curves_png(drawn), "image/png", "learning curves", "figure")
+        png = curves_png(drawn, width=FIGURE_WIDTH)
+        content = _img(png, "image/png", "learning curves", "figure")
     else:
         content = _note("No run holds a training history (files written by gdcli 0.1).")
+    found = splits([h for _, h in drawn])
+    styles = {"val": "dotted", "test": "dashed"}
+    others = [f"on the {SPLIT_NAMES.get(s, s)} images ({styles.get(s, 'dash-dotted')}, at the "
+              "epochs they were measured)" for s in found if s != "train"]  # fmt: skip
+    log = (
+        " The error axis is logarithmic: the errors span more than a decade."
+        if wants_log([h for _, h in drawn])
+        else ""
+    )
+    many = " One colour per run; the table below lists every setting that differs."
     intro = (
         "Error and accuracy on the training images (solid: each image's prediction just before "
-        "its own update, as the book reports them) and on the test images (dashed, at the "
-        "epochs they were measured)."
-        + (" One colour per run." if len(drawn) > 1 else "")
+        "its own update, as the book reports them)"
+        + ("" if not others else " and " + " and ".join(others))
+        + "."
+        + log
+        + (many if len(drawn) > 1 else "")
         + " A test curve that stops improving while the train curve keeps going is the network "
         "memorising its training images instead of learning the digits."
     )
@@ -175,20 +202,24 @@ def _swatch(colour: str | None) -> str:
 
 
 def _run_sections(
-    i: int, run: Run, test: TestImages | str | None, mistakes: int, explain_index: int
+    i: int,
+    run: Run,
+    test: TestImages | str | None,
+    mistakes: int,
+    explain_index: int,
+    animations: list[Animation],
 ) -> str:
     wf = run.weights
     assert wf is not None
     net = wf.network
     classes = class_names(run)
-    parts = [_weights_section(i, run, classes)]
+    parts = [_weights_section(i, run, animations)]
     if isinstance(test, TestImages):
         x_seen = as_trained(test.x, run.config)
         ev = evaluate(net, x_seen, test.labels)
-        outputs = net.predict(x_seen)
         parts.append(_accuracy_section(i, ev, classes, len(test.labels)))
         if mistakes:
-            parts.append(_mistakes_section(i, test, outputs, classes, mistakes))
+            parts.append(_mistakes_section(i, run, test, x_seen, classes, mistakes))
         parts.append(_explain_section(i, run, test, x_seen, classes, explain_index))
     else:
         why = test or "no test images"
@@ -200,45 +231,152 @@ def _run_sections(
     return "\n".join(parts)
 
 
-def _weights_section(i: int, run: Run, classes: list[str]) -> str:
-    from gdcli.viz.weights_figure import evolution_gif, spread, spread_note, weights_grid_png
+@dataclass
+class Animation:
+    """A run's evolution GIF, drawn once the rest of the page is known: `marker` stands in
+    the page where draw(budget) puts it, within `budget` bytes of page."""
+
+    marker: str
+    run: Run
+    scale: Scale
+
+    def draw(self, budget: int) -> str:
+        return _evolution(self.run, self.scale, budget)
+
+
+def _weights_section(i: int, run: Run, animations: list[Animation]) -> str:
+    from gdcli.viz.weights_figure import png
+    from gdcli.viz.weights_views import final_figures
 
     wf = run.weights
     assert wf is not None
-    first = wf.network.layers[0].weights
-    one_layer = len(wf.network.layers) == 1
-    names = classes if one_layer else [str(j) for j in range(first.shape[1])]
+    layers = wf.network.layers
+    scale, images = final_figures(wf, FIGURE_WIDTH)
     what = (
         "each class's 784 weights"
-        if one_layer
-        else f"each of the first layer's {first.shape[1]} hidden units' 784 weights"
+        if len(layers) == 1
+        else f"each of the first layer's {layers[0].weights.shape[1]} hidden units' 784 weights"
     )
-    png = weights_grid_png(first, names, hidden=not one_layer)
-    grid = _figure(_img(png, "image/png", "weights grid", "figure"),
-                   "After training")  # fmt: skip
+    figures = [_img(png(images[0]), "image/png", "the final weights of layer 1", "figure")]
     if wf.snapshots:
-        every = sorted(wf.snapshots)
-        epochs = spread(every)
-        frames = [(e, layers[0]) for e, layers in snapshot_frames(wf.snapshots, epochs)]
-        gif = _img(
-            evolution_gif(frames, names, hidden=not one_layer),
-            "image/gif",
-            "weights evolution",
-            "figure",
-        )
-        listed = ", ".join(str(e) for e in epochs)
-        caption = f"Evolution, one frame per snapshot: epochs {listed}"
-        if note := spread_note(epochs, len(every)):
-            caption = f"Evolution: {note}"
-        evolution = _figure(gif, caption)
+        marker = f"<!--gdcli-animation-{i}-->"
+        animations.append(Animation(marker, run, scale))
+        figures.append(marker)
     else:
-        evolution = _note(f"No snapshots in this file ({why_no_snapshots(run)}): no evolution.")
+        figures.append(_note(f"No snapshots in this file ({why_no_snapshots(run)}): no evolution."))
+    for k, img in enumerate(images[1:], 2):
+        figures.append(_img(png(img), "image/png", f"the final weights of layer {k}", "figure"))
     intro = (
-        f"The weights as pictures: {what} as a 28x28 image, on one colour scale symmetric "
-        "around zero. A pixel where the weight is positive raises that output's score when it "
-        "is inked; a negative one lowers it."
+        f"The weights as pictures: {what} as a 28x28 image, after training. A pixel where the "
+        "weight is positive (red) raises that output's score when it is inked; a negative one "
+        f"(blue) lowers it. One colour scale, \u00b1{scale.value:.3g}, for the picture and the "
+        "animation of its training under it, so one colour is one weight in both."
     )
-    return _section(f"weights-{i}", "Weights", intro, f'<div class="pair">{grid}{evolution}</div>')
+    if len(layers) > 1:
+        later = "layer 2" if len(layers) == 2 else f"layers 2 to {len(layers)}"
+        intro += (
+            f" Below them, {later} as heatmaps of their weight matrices, each on its own "
+            "scale (its colour bar)."
+        )
+    return _section(f"weights-{i}", "Weights", intro, "".join(figures))
+
+
+def _evolution(run: Run, scale: Scale, budget: int) -> str:
+    """The evolution GIF of `run`'s first layer on `scale` in at most `budget` bytes of page
+    (base64), with a caption saying what it shows and what was left out to fit."""
+    from gdcli.viz import weights_figure as figure
+    from gdcli.viz import weights_views as views
+
+    wf = run.weights
+    assert wf is not None
+    every = views.animation_epochs(wf)
+    names = views.panel_names(wf)
+    hidden = len(wf.network.layers) > 1
+    ranked = _most_changed(run) if hidden else list(range(len(names)))
+    counts = [len(names)] + [k for k in ANIMATED_UNITS if k < len(names)] if hidden else [10**9]
+
+    def gif(units: list[int], epochs: list[int]) -> bytes:
+        frames = views.animation_frames(wf, epochs, units)
+        shown = (
+            f"Layer 1: the {len(units)} hidden units that changed most"
+            if len(units) < len(names)
+            else views.animation_title(wf)
+        )
+        return figure.evolution_gif(
+            frames, [names[u] for u in units], scale=scale, what=shown, subtitle="",
+            poster=True, bar=False, max_width=FIGURE_WIDTH, upscale=3 if hidden else 4,
+        )  # fmt: skip
+
+    # Every frame (up to MAX_FRAMES) with as many units as fit; when even the fewest units
+    # cannot have every frame, the most units that still get MIN_FRAMES.
+    wanted = min(len(every), figure.MAX_FRAMES)
+    fits = {}
+    for k in counts:
+        units = sorted(ranked[:k])
+        probe = gif(units, [every[0], every[-1]])  # the first frames are as busy as any
+        fits[k] = int(budget // (4 / 3 * len(probe) / 2))
+        if fits[k] >= wanted:
+            break
+    fitting = [k for k in fits if fits[k] >= wanted] or [
+        k for k in fits if fits[k] >= min(MIN_FRAMES, wanted)
+    ]
+    if fitting:
+        units = sorted(ranked[: fitting[0]])
+        epochs = figure.spread(every, min(fits[fitting[0]], wanted))
+        data = gif(units, epochs)
+        while 4 / 3 * len(data) > budget and len(epochs) > MIN_FRAMES:
+            epochs = figure.spread(every, len(epochs) - 1 - len(epochs) // 4)
+            data = gif(units, epochs)
+        if 4 / 3 * len(data) <= budget:
+            return _figure(
+                _img(data, "image/gif", "the weights' evolution", "figure"),
+                _evolution_caption(epochs, every, units, len(names), hidden, scale),
+            )
+    return _note(
+        f"The evolution through the {len(every)} snapshots is left out: even {MIN_FRAMES} "
+        f"frames of it would take the page past {MAX_PAGE_BYTES / 1e6:g} MB."
+    )
+
+
+def _most_changed(run: Run) -> list[int]:
+    """The first layer's hidden units, the one whose weights moved furthest from their start
+    (the epoch-0 snapshot, else zero) first."""
+    wf = run.weights
+    assert wf is not None
+    final = wf.network.layers[0].weights
+    start = np.asarray(wf.snapshots[0][0], np.float64) if 0 in wf.snapshots else 0.0
+    moved = np.linalg.norm(final - start, axis=0)
+    return [int(j) for j in np.argsort(-moved, kind="stable")]
+
+
+def _evolution_caption(
+    epochs: list[int], every: list[int], units: list[int], n_units: int, hidden: bool,
+    scale: Scale,
+) -> str:  # fmt: skip
+    from gdcli.viz import weights_figure as figure
+
+    listed = ", ".join(str(e) for e in epochs)
+    text = (
+        f"The training, one frame per epoch kept: {listed}. Its first frame is the final "
+        "weights (so a still of the page shows them); it then plays from the first epoch and "
+        f"loops back to them. Same colours as the picture above (\u00b1{scale.value:.3g})."
+    )
+    bound = f"to keep the page under {MAX_PAGE_BYTES / 1e6:g} MB"
+    if len(epochs) < len(every):
+        cap = figure.MAX_FRAMES
+        why = bound if len(epochs) < cap else f"at most {cap} frames"
+        text += (
+            f" The animation shows {len(epochs)} of the {len(every)} snapshots, spread evenly "
+            f"from epoch {epochs[0]} to {epochs[-1]} ({why})."
+        )
+    if hidden and len(units) < n_units:
+        text += (
+            f" Left out {bound}: {n_units - len(units)} of the {n_units} hidden units (shown: "
+            f"the {len(units)} whose weights moved furthest from their start)."
+        )
+    if len(epochs) < len(every) or len(units) < n_units:
+        text += " `gdcli visualize-weights --animate` draws them all."
+    return text
 
 
 def _accuracy_section(i: int, ev: Evaluation, classes: list[str], n: int) -> str:
@@ -294,35 +432,71 @@ def _per_class_table(ev: Evaluation, classes: list[str]) -> str:
 
 
 def _mistakes_section(
-    i: int, test: TestImages, outputs: np.ndarray, classes: list[str], count: int
+    i: int, run: Run, test: TestImages, x_seen: np.ndarray, classes: list[str], count: int
 ) -> str:
     from gdcli.viz.weights_figure import png
 
+    net = run.weights.network  # type: ignore[union-attr]
+    softmax = net.loss == "softmax"
+    outputs = net.predict(x_seen)
+    # Softmax outputs saturate at 1 and 0; their scores (before softmax) do not, and the gap
+    # between two scores is the log of how much likelier the network finds one class.
+    ranked = net.scores(x_seen) if softmax else outputs
     guess = np.argmax(outputs, axis=1)
     rows = np.arange(len(guess))
     wrong = np.flatnonzero(guess != test.labels)
-    gap = outputs[rows, guess] - outputs[rows, test.labels]
+    gap = ranked[rows, guess] - ranked[rows, test.labels]
     order = wrong[np.argsort(-gap[wrong], kind="stable")][:count]
+    if softmax:
+        how = (
+            "sorted by how far the wrong guess's score beat the true class's (the scores "
+            "before softmax: a gap of g means the network found its guess e^g times likelier). "
+            "Under each image: the probabilities of the guess and of the true class, then "
+            "their scores, then the image's number in the test set."
+        )
+    else:
+        how = (
+            "sorted by how far the network's output for the wrong guess beat its output for "
+            "the true class (the two numbers under each image), then the image's number in "
+            "the test set."
+        )
+    deskewed = bool(run.config.get("deskew"))
+    seen = (
+        " The images are shown deskewed (straightened by their second moments), as this "
+        "network was trained and tested on them."
+        if deskewed
+        else ""
+    )
     intro = (
         f"{len(wrong)} of {len(guess)} test images are guessed wrong. These are the "
-        f"{len(order)} the network was surest of: sorted by how far its output for the wrong "
-        "guess beat its output for the true class (the two numbers under each image, then the "
-        "image's number in the test set)."
+        f"{len(order)} the network was surest of, {how}{seen}"
     )
     tiles = []
     for k in order:
-        pixels = np.rint(test.x[k] * 255).reshape(IMAGE_SIDE, IMAGE_SIDE).astype(np.uint8)
+        image = np.clip(x_seen[k], 0.0, 1.0)
+        pixels = np.rint(image * 255).reshape(IMAGE_SIDE, IMAGE_SIDE).astype(np.uint8)
         big = pixels.repeat(THUMB_SCALE, axis=0).repeat(THUMB_SCALE, axis=1)
         g, t = int(guess[k]), int(test.labels[k])
         alt = f"test image {k}: guessed {classes[g]}, true {classes[t]}"
+        if softmax:
+            figures = (f"p {_sig(outputs[k, g])} vs {_sig(outputs[k, t])}<br>"
+                       f"scores {_sig(ranked[k, g])} vs {_sig(ranked[k, t])}")  # fmt: skip
+        else:
+            figures = f"{_sig(outputs[k, g])} vs {_sig(outputs[k, t])}"
         tiles.append(
             f'<figure class="m">{_img(png(big), "image/png", alt)}'
             f'<figcaption>guess <span class="bad">{_e(classes[g])}</span> · true '
             f'<span class="good">{_e(classes[t])}</span><br><span class="muted">'
-            f"{outputs[k, g]:.2f} vs {outputs[k, t]:.2f}<br>test #{k}</span></figcaption></figure>"
+            f"{figures}<br>test #{k}</span></figcaption></figure>"
         )
     content = f'<div class="mistakes">{"".join(tiles)}</div>' if tiles else _note("No mistakes.")
     return _section(f"mistakes-{i}", "Most confident mistakes", intro, content)
+
+
+def _sig(value: float) -> str:
+    """A figure to three significant digits, trailing zeros kept: 1.00, 0.0123, 1.23e-05."""
+    text = f"{float(value):#.3g}".replace("e-0", "e-").replace("e+0", "e+")
+    return text.replace(".e", "e").removesuffix(".")  # "123." and "1.e-5" keep no bare point
 
 
 def _explain_section(
@@ -348,6 +522,8 @@ def _explain_section(
         "for the highest-scoring classes; the sum of the product is the score, and the largest "
         "score wins."
     )
+    if run.config.get("deskew"):
+        intro += " The input is the image deskewed, as this network sees it."
     if len(net.layers) > 1:
         intro += (
             " With hidden layers, a class's weights here are the ones this image sees: the "
@@ -512,7 +688,7 @@ CSS = """
 body { margin: 0; color: var(--fg); background: var(--bg);
        font: 15px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
        sans-serif; }
-.wrap { max-width: 1100px; margin: 0 auto; padding: 0 24px; }
+.wrap { max-width: 1180px; margin: 0 auto; padding: 0 24px; }
 header { background: #1e293b; color: #f8fafc; padding: 22px 0 14px; }
 header h1 { margin: 0; font-size: 24px; font-weight: 650; }
 header .sub { margin: 4px 0 10px; color: #cbd5e1; font-size: 13px; overflow-wrap: anywhere; }
@@ -525,7 +701,7 @@ h2.run { margin: 34px 0 0; font-size: 21px; padding-bottom: 4px;
 h3 { margin: 0 0 4px; font-size: 18px; }
 p.lead { color: var(--muted); margin: 0 0 14px; max-width: 80ch; }
 p.note { border-left: 4px solid #d4a72c; background: #fffbeb; padding: 8px 12px; margin: 8px 0; }
-img.figure { display: block; max-width: 100%; height: auto; }
+img.figure { display: block; max-width: 100%; height: auto; margin: 0 0 14px; }
 figure { margin: 0; }
 figcaption { color: var(--muted); font-size: 13px; margin-top: 6px; }
 .pair { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
@@ -548,7 +724,7 @@ table.cm th.l { text-align: left; }
 tr.worst th, tr.worst td { color: var(--bad); }
 tr.worst .bar > span { background: var(--bad); }
 .muted { color: var(--muted); }
-.mistakes { display: grid; grid-template-columns: repeat(auto-fill, minmax(104px, 1fr));
+.mistakes { display: grid; grid-template-columns: repeat(auto-fill, minmax(140px, 1fr));
             gap: 14px 10px; }
 figure.m { text-align: center; font-size: 13px; line-height: 1.35; }
 figure.m img { width: 84px; height: 84px; border-radius: 4px; image-rendering: pixelated; }

@@ -144,12 +144,14 @@ def _titled(
     title: str,
     subtitle: str | None,
     levels: int | None = None,
+    bar: bool = True,
 ) -> Image.Image:
     width = max(body.width, MIN_WIDTH)
     heads = [text_block(title, 20, width)]
     if subtitle:
         heads.append(text_block(subtitle, 13, width, MUTED))
-    return stack([*heads, body, colour_bar(scale, colormap, width, levels)])
+    foot = [colour_bar(scale, colormap, width, levels)] if bar else []
+    return stack([*heads, body, *foot])
 
 
 def grid_columns(k: int) -> int:
@@ -170,22 +172,35 @@ def grid_figure(
     colormap: str = "diverging",
     upscale: int = 6,
     levels: int | None = None,
+    max_width: int = MAX_GRID_WIDTH,
+    bar: bool = True,
 ) -> Image.Image:
     """Each column of `columns` (784, k) as a labelled 28x28 panel on one colour scale.
 
-    upscale: pixels per weight; lowered (not below 1) to keep the grid under MAX_GRID_WIDTH.
-    levels: round the colours to 2*levels+1 steps of the map (for a GIF's palette).
+    upscale: pixels per weight; lowered (not below 1) to keep the picture within `max_width`
+    pixels. levels: round the colours to 2*levels+1 steps of the map (for a GIF's palette).
+    bar: draw the colour bar and its legend line (a GIF for a page that shows them once
+    leaves them out).
     """
-    n_cols = grid_columns(columns.shape[1])
-    upscale = max(1, min(upscale, MAX_GRID_WIDTH // (n_cols * (IMAGE_SIDE + 2))))
+    k = columns.shape[1]
+    n_cols = grid_columns(k)
+    gap = 10 if k <= 40 else 4  # many small panels: narrow gaps leave more room for weights
+    upscale = max(1, min(upscale, grid_upscale(n_cols, gap, max_width)))
     tiles = [
         colours(columns[:, j].reshape(IMAGE_SIDE, IMAGE_SIDE) / scale.value, colormap, levels)
         .repeat(upscale, axis=0)
         .repeat(upscale, axis=1)
-        for j in range(columns.shape[1])
+        for j in range(k)
     ]
-    body = panel_grid(tiles, labels, n_cols)
-    return _titled(body, scale, colormap, title, subtitle, levels)
+    body = panel_grid(tiles, labels, n_cols, gap)
+    return _titled(body, scale, colormap, title, subtitle, levels, bar)
+
+
+def grid_upscale(n_cols: int, gap: int, max_width: int) -> int:
+    """The largest pixels per weight (at least 1) at which `n_cols` panels, their frames and
+    gaps fit `max_width` pixels with the picture's margins."""
+    cell = (max_width - 2 * MARGIN + gap) // n_cols  # a panel's share: tile + frame + gap
+    return max(1, (cell - 2 - gap) // IMAGE_SIDE)
 
 
 def colours(t: np.ndarray, colormap: str, levels: int | None = None) -> np.ndarray:
@@ -293,9 +308,14 @@ def _indexed(frame: Image.Image, palette: np.ndarray) -> Image.Image:
     return img
 
 
-def gif(frames: Iterable[Image.Image], colormap: str = "diverging") -> bytes:
+def gif(
+    frames: Iterable[Image.Image],
+    colormap: str = "diverging",
+    durations: Sequence[int] | None = None,
+) -> bytes:
     """An animated GIF of RGB `frames` (drawn with levels=GIF_LEVELS), looping forever; the
-    first frame shows FIRST_MS, the last LAST_MS, the others FRAME_MS.
+    first frame shows FIRST_MS, the last LAST_MS, the others FRAME_MS, unless `durations`
+    (ms, one per frame) says otherwise.
 
     Each frame is encoded as soon as it is drawn and then dropped: `frames` may be a generator,
     and only one frame's pixels are in memory at a time (Pillow's own animated writer keeps
@@ -307,17 +327,25 @@ def gif(frames: Iterable[Image.Image], colormap: str = "diverging") -> bytes:
     width = height = 0
     pending: bytes | None = None  # a frame is written once we know whether it is the last
     count = 0
+
+    def shown(i: int, last: bool) -> int:
+        if durations is not None:
+            return durations[i]
+        return LAST_MS if last and i > 0 else FIRST_MS if i == 0 else FRAME_MS
+
     for f in frames:
         w, h = max(width, f.width), max(height, f.height)
         canvas = Image.new("RGB", (w, h), BACKGROUND)
         canvas.paste(f, (0, 0))
         image = _gif_image(_indexed(canvas, palette))
         if pending is not None:
-            out.write(_control(FIRST_MS if count == 1 else FRAME_MS) + pending)
+            out.write(_control(shown(count - 1, False)) + pending)
         pending, width, height, count = image, w, h, count + 1
     if pending is None:
         raise ValueError("a GIF needs at least one frame")
-    out.write(_control(LAST_MS if count > 1 else FIRST_MS) + pending + b"\x3b")
+    if durations is not None and len(durations) != count:
+        raise ValueError(f"{len(durations)} durations for {count} frames")
+    out.write(_control(shown(count - 1, True)) + pending + b"\x3b")
     background = 2 * GIF_LEVELS + 1 + _GREYS.index(BACKGROUND[0])
     header = (b"GIF89a" + struct.pack("<HHBBB", width, height, 0xF7, background, 0)
               + palette.tobytes()
@@ -396,19 +424,35 @@ def evolution_gif(
     colormap: str = "diverging",
     upscale: int = 4,
     symbol: str = "w",
+    scale: Scale | None = None,
+    poster: bool = False,
+    bar: bool = True,
+    max_width: int = MAX_GRID_WIDTH,
 ) -> bytes:
     """An animated GIF: one labelled grid per (epoch, weights (784, k)) in `frames`, titled
-    "<what>, epoch E", all on one colour scale (so growth shows) chosen from every frame's
-    weights together. hidden: the columns are hidden units (what and subtitle default to
-    say so). GIF bytes."""
-    scale = choose_scale(np.stack([w for _, w in frames]), scale_max, symbol=symbol)
+    "<what>, epoch E", all on one colour scale (so growth shows): `scale`, else one chosen
+    from every frame's weights together. hidden: the columns are hidden units (what and
+    subtitle default to say so).
+
+    poster: the last frame (the final weights) comes first too, held LAST_MS, so a still of
+    the file (a screenshot, a printout, a viewer that shows the first frame) is the final
+    weights; the loop then runs from the first epoch and ends on the one before the last,
+    which leads back to the final frame. bar: draw the colour bar under each frame. GIF bytes.
+    """
+    if scale is None:
+        scale = choose_scale(np.stack([w for _, w in frames]), scale_max, symbol=symbol)
     what = what or WHAT[hidden]
-    subtitle = subtitle or SUBTITLE[hidden]
+    subtitle = SUBTITLE[hidden] if subtitle is None else subtitle
+    durations = None
+    if poster and len(frames) > 1:
+        frames = [frames[-1], *frames[:-1]]
+        durations = [LAST_MS, FIRST_MS, *[FRAME_MS] * (len(frames) - 2)]
     images = (
-        grid_figure(w, labels, scale, epoch_title(what, e), subtitle, colormap, upscale, GIF_LEVELS)
+        grid_figure(w, labels, scale, epoch_title(what, e), subtitle, colormap, upscale,
+                    GIF_LEVELS, max_width, bar)
         for e, w in frames
-    )
-    return gif(images, colormap)
+    )  # fmt: skip
+    return gif(images, colormap, durations)
 
 
 MAX_FRAMES = 60  # frames of an animation: a bounded GIF, however many snapshots a file keeps

@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     from PIL import Image
 
 
+# A first layer of more hidden units than this gets no file per unit (best-mlp's 256 would be
+# 256 files, 512 with --format both): grid.png holds them all. The book's chapter-8 network
+# (40 units) keeps its per-unit files.
+MAX_UNIT_FILES = 40
+
+
 @dataclass(frozen=True)
 class Options:
     """What to draw and where. formats: per-panel files, "png" and/or "pgm". outputs: the
@@ -189,7 +195,7 @@ def check(wf: WeightsFile, opts: Options, source: Path) -> None:
 def planned(wf: WeightsFile, opts: Options) -> list[Path]:
     """Every file draw() would write for `wf` and `opts`."""
     view = _View(wf, opts)
-    paths = [opts.out_dir / f"{view.stem}-{j}.{f}" for j in view.panels for f in opts.formats]
+    paths = [opts.out_dir / f"{view.stem}-{j}.{f}" for j in view.files for f in opts.formats]
     paths.append(opts.out_dir / "grid.png")
     paths += [opts.out_dir / f"layer-{i}.png" for i in range(2, len(wf.network.layers) + 1)]
     return paths + ([opts.animate] if opts.animate is not None else [])
@@ -229,6 +235,11 @@ def draw(wf: WeightsFile, opts: Options, source: Path) -> Drawn:
             f"{source} holds no snapshots, so {key('epoch')}, {key('change')} and "
             f"{key('animate')} cannot be drawn from it; the final weights are drawn"
         )
+    if len(view.files) < len(view.panels):
+        drawn.notes.append(
+            f"{len(view.panels)} hidden units are more than {MAX_UNIT_FILES}: their pictures "
+            f"are all in grid.png, with no file per unit"
+        )
     layers = layers_at(wf, opts.epoch, opts.change)
     _draw_first_layer(layers, view, drawn)
     drawn.likeness = likeness(wf, layers[0], list(opts.outputs) if opts.outputs else None)
@@ -258,6 +269,8 @@ class _View:
             self.panels, self.stem = list(range(first.shape[1])), "unit"
             short = first.shape[1] > 40  # small tiles: numbers only
             self.names = [str(j) if short else f"unit {j}" for j in self.panels]
+        # the panels that also get a file of their own: a wide layer's are only in the grid
+        self.files = self.panels if len(self.panels) <= MAX_UNIT_FILES else []
 
 
 def _draw_first_layer(layers: list[np.ndarray], view: _View, drawn: Drawn) -> None:
@@ -265,7 +278,7 @@ def _draw_first_layer(layers: list[np.ndarray], view: _View, drawn: Drawn) -> No
     opts, first = view.opts, layers[0]
     scale = choose_scale(first, opts.scale_max, symbol=view.symbol)
     drawn.scales.append(scale)
-    for j in view.panels:
+    for j in view.files:
         drawn.written += _panel_files(first[:, j], scale, opts, opts.out_dir / f"{view.stem}-{j}")
     grid = _grid(first, scale, view, drawn.epoch)
     drawn.written.append(_write(opts.out_dir / "grid.png", figure.png(grid)))
@@ -298,16 +311,23 @@ def grid_image(
 
 def _draw_later_layer(layers: list[np.ndarray], i: int, view: _View, drawn: Drawn) -> None:
     """Layer i (from 1) as a heatmap, one row per output unit (the chosen classes, last)."""
+    img, scale = _later_figure(layers, i, view, drawn.epoch)
+    drawn.scales.append(scale)
+    drawn.written.append(_write(view.opts.out_dir / f"layer-{i}.png", figure.png(img)))
+
+
+def _later_figure(
+    layers: list[np.ndarray], i: int, view: _View, epoch: int | None
+) -> tuple[Image.Image, Scale]:
     w, last = layers[i - 1], i == len(layers)
     rows = view.chosen if last else list(range(w.shape[1]))
     names = [view.labels[d] for d in rows] if last else [f"unit {j}" for j in rows]
     scale = choose_scale(w, symbol=view.symbol)
-    drawn.scales.append(scale)
-    title, subtitle = view.texts.matrix(i, w, last, drawn.epoch)
+    title, subtitle = view.texts.matrix(i, w, last, epoch)
     img = figure.matrix_figure(
         w[:, rows], names, scale, title, subtitle, view.opts.colormap, f"unit of layer {i - 1}"
     )
-    drawn.written.append(_write(view.opts.out_dir / f"layer-{i}.png", figure.png(img)))
+    return img, scale
 
 
 def _panel_files(column: np.ndarray, scale: Scale, opts: Options, stem: Path) -> list[Path]:
@@ -324,29 +344,72 @@ def _panel_files(column: np.ndarray, scale: Scale, opts: Options, stem: Path) ->
 
 def _animate(wf: WeightsFile, view: _View, notes: list[str]) -> Path:
     """The 28x28 panels through every snapshot (and the final weights when they are not
-    one), one GIF frame each."""
+    one), one GIF frame each; for the change, from the first epoch after 0 (what training
+    added by epoch 0 is nothing: a blank frame)."""
     opts = view.opts
     assert opts.animate is not None
-    last = final_epoch(wf)
-    every = sorted(set(wf.snapshots) | ({last} if last is not None else set()))
+    every = animation_epochs(wf, opts.change)
     epochs = figure.spread(every)
     if note := figure.spread_note(epochs, len(every)):
         notes.append(note)
-    start = np.asarray(wf.snapshots[0][0], dtype=np.float64) if opts.change else 0.0
-
-    def panels(first_layer: np.ndarray) -> np.ndarray:
-        return (np.asarray(first_layer, dtype=np.float64) - start)[:, view.panels]
-
-    kept = [e for e in epochs if e in wf.snapshots]
-    frames = [(e, panels(layers[0])) for e, layers in snapshot_frames(wf.snapshots, kept)]
-    if last is not None and last in epochs and last not in wf.snapshots:
-        frames.append((last, panels(wf.network.layers[0].weights)))
+    frames = animation_frames(wf, epochs, view.panels, opts.change)
     what, subtitle = view.texts.animation()
     data = figure.evolution_gif(
         frames, view.names, opts.scale_max, what=what, subtitle=subtitle, colormap=opts.colormap,
         symbol=view.symbol,
     )  # fmt: skip
     return _write(opts.animate, data)
+
+
+def animation_epochs(wf: WeightsFile, change: bool = False) -> list[int]:
+    """The epochs an animation can show: every snapshot and the final weights' epoch, rising;
+    for the change, not epoch 0 (nothing added yet) unless it is all there is."""
+    last = final_epoch(wf)
+    every = sorted(set(wf.snapshots) | ({last} if last is not None else set()))
+    return every[1:] if change and len(every) > 1 and every[0] == 0 else every
+
+
+def animation_frames(
+    wf: WeightsFile, epochs: list[int], columns: list[int], change: bool = False
+) -> list[tuple[int, np.ndarray]]:
+    """(epoch, the first layer's weights (784, len(columns))) for each of `epochs` (snapshots
+    or the final weights' epoch), minus the epoch-0 snapshot when `change`."""
+    last = final_epoch(wf)
+    start = np.asarray(wf.snapshots[0][0], dtype=np.float64) if change else 0.0
+
+    def panels(first_layer: np.ndarray) -> np.ndarray:
+        return (np.asarray(first_layer, dtype=np.float64) - start)[:, columns]
+
+    kept = [e for e in epochs if e in wf.snapshots]
+    frames = [(e, panels(layers[0])) for e, layers in snapshot_frames(wf.snapshots, kept)]
+    if last is not None and last in epochs and last not in wf.snapshots:
+        frames.append((last, panels(wf.network.layers[0].weights)))
+    return frames
+
+
+def final_figures(wf: WeightsFile, max_width: int) -> tuple[Scale, list[Image.Image]]:
+    """The final weights as the report shows them, titled as visualize-weights titles them:
+    the first layer's labelled grid (every class, or every hidden unit) and a heatmap of each
+    later layer, each at most about `max_width` pixels wide; and the first layer's scale."""
+    view = _View(wf, Options(Path(".")))
+    layers = layers_at(wf, None, False)
+    epoch = final_epoch(wf)
+    scale = choose_scale(layers[0])
+    title, subtitle = view.texts.grid(epoch)
+    grid = figure.grid_figure(layers[0][:, view.panels], view.names, scale, title, subtitle,
+                              max_width=max_width)  # fmt: skip
+    later = [_later_figure(layers, i, view, epoch)[0] for i in range(2, len(layers) + 1)]
+    return scale, [grid, *later]
+
+
+def animation_title(wf: WeightsFile) -> str:
+    """What an animation of the first layer's final weights is titled before ", epoch E"."""
+    return _View(wf, Options(Path("."))).texts.animation()[0]
+
+
+def panel_names(wf: WeightsFile) -> list[str]:
+    """The first layer's panels' labels: the class names, or the hidden units' numbers."""
+    return _View(wf, Options(Path("."))).names
 
 
 def _write(path: Path, data: bytes) -> Path:
