@@ -372,12 +372,10 @@ def test_a_wide_hidden_layer_is_one_grid_not_a_file_per_unit(tmp_path):
     result = run_cli("visualize-weights", str(path), "--out-dir", str(out), "--pixels", "1")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["grid.png", "layer-2.png"]
-    assert [line for line in result.stderr.splitlines() if line.startswith("note:")] == [
-        (
-            f"note: {n} hidden units are more than {MAX_UNIT_FILES}: their pictures are all in "
-            "grid.png, with no file per unit"
-        )
-    ]
+    assert (
+        f"note: {n} hidden units are more than {MAX_UNIT_FILES}: their pictures are all in "
+        "grid.png, with no file per unit"
+    ) in result.stderr.splitlines()
     Image.open(out / "grid.png").load()
 
 
