@@ -74,6 +74,11 @@ def evaluate_cmd(
         f"{'-'.join(map(str, result['layers']))}, error {result['error']:.6g}, "
         f"accuracy {100 * result['accuracy']:.2f}%"
     )
+    if split.value == "train":
+        stdout.print(
+            "(the final weights on the images they were trained on; the train row of "
+            "`gdcli train` is measured during the epoch, each image just before its own step)"
+        )
     rows = [
         [_label(classes, i), fmt_value(per_class[i], pct=True), *result["confusion"][i]]
         for i in range(len(classes))

@@ -214,6 +214,8 @@ class TrainDisplay:
             error = "" if m.get("test_error") is None else f"err {m['test_error']:.4g} "
             accuracy = 100 * m["test_accuracy"]
             self.test = f"   test (epoch {m['epoch']}): {error}acc {accuracy:.2f}%"
+            if m.get("val_accuracy") is not None:
+                self.test += f"   val: acc {100 * m['val_accuracy']:.2f}%"
         if self.progress is not None:
             train = f"err {m['train_error']:.4g} acc {100 * m['train_accuracy']:.1f}%"
             self.progress.status = f"  train: {train}{self.test}"

@@ -28,11 +28,13 @@ from gdcli.errors import GdcliError, UsageError
 from gdcli.io.atomic import write_text
 
 
-def key_option(key: str, help: str, metavar: str | None = None, flag: str | None = None) -> Any:
+def key_option(
+    key: str, help: str, metavar: str | None = None, flag: str | None = None, **kwargs: Any
+) -> Any:
     """The option that sets config key `key` (--key-name, or `flag` such as "--bias/--no-bias");
     its help shows the key's default from config.DEFAULTS, the one place defaults live."""
     name = flag or f"--{key.replace('_', '-')}"
-    return option(name, help=help, default=getattr(DEFAULTS, key), metavar=metavar)
+    return option(name, help=help, default=getattr(DEFAULTS, key), metavar=metavar, **kwargs)
 
 
 def _metrics_lines(history: list[dict[str, Any]], diverged_at: int | None = None) -> str:
@@ -73,6 +75,15 @@ def train_cmd(
     data_dir: DataDirOpt = None,
     n_train: Annotated[
         int | None, key_option("n_train", "Train on the first N training images.", "N")
+    ] = None,
+    val: Annotated[
+        int | None,
+        key_option(
+            "val",
+            "Hold out the last N training images for validation (never trained on).",
+            "N",
+            rich_help_panel="Data",
+        ),
     ] = None,
     alpha: Annotated[str | None, key_option("alpha", "Learning rate, > 0.", "ALPHA")] = None,
     epochs: Annotated[
@@ -213,20 +224,26 @@ def train_cmd(
     if as_json:
         print_json({"status": "ok", **summary, "weights": str(out)})
         return
-    print_table(
-        None,
-        ["", "error", "accuracy"],
-        [
-            ["train", fmt_value(summary["train_error"]),
-             fmt_value(summary["train_accuracy"], pct=True)],
-            ["test", fmt_value(summary["test_error"]),
-             fmt_value(summary["test_accuracy"], pct=True)],
-        ],
-    )  # fmt: skip
+    print_table(None, ["", "error", "accuracy"], _summary_rows(summary))
     stdout.print(
         f"{summary['epochs']} epochs at alpha {cfg.alpha:g} in {summary['seconds']:.2f}s; "
         f"weights written to {out}"
     )
+
+
+def _summary_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """The summary table: the train row is the book's running figure (each image's prediction
+    just before its own step), which `gdcli evaluate --split train` (the final weights on the
+    same images) does not repeat; the validation row only for a run with validation images."""
+    rows = [["train (during the epoch)", "train"]]
+    if summary.get("val_accuracy") is not None:
+        rows.append(["validation", "val"])
+    rows.append(["test", "test"])
+    return [
+        [label, fmt_value(summary[f"{name}_error"]),
+         fmt_value(summary[f"{name}_accuracy"], pct=True)]
+        for label, name in rows
+    ]  # fmt: skip
 
 
 def _check_outputs(out: Path, metrics: Path | None, config: Path | None) -> None:

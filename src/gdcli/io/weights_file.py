@@ -53,7 +53,7 @@ MAX_LAYERS = sizes.MAX_LAYERS
 LOSSES = ("mse", "softmax")
 READ_CHUNK = 16 << 20  # bytes decompressed at a time
 HISTORY_NUMBERS = ("alpha", "train_error", "train_accuracy", "test_error", "test_accuracy",
-                   "seconds")  # fmt: skip
+                   "val_error", "val_accuracy", "seconds")  # fmt: skip
 # meta keys that describe the file's structure: kept out of WeightsFile.meta on reading
 STRUCTURE = ("layers", "loss", "history", "snapshot_epochs")
 
@@ -65,7 +65,7 @@ class WeightsFile:
     meta: gdcli_version, config (the TrainConfig as a dict), metrics (summary), dataset
     {name, sha256}; on reading also "format" (1 or 2).
     history: one dict per epoch (epoch, alpha, train_error, train_accuracy, test_error,
-    test_accuracy, seconds); [] when the file has none.
+    test_accuracy, val_error, val_accuracy, seconds); [] when the file has none.
     snapshots: epoch -> each layer's weights (n_in, n_out) at the end of that epoch (0: before
     training), float32; {} when the file has none.
     """

@@ -4,7 +4,8 @@ For every epoch, for each image (or mini-batch) in order: forward, deltas, step 
 computed by the engine engines.choose() picks for the configuration (or the one named).
 
 The test images are evaluated after epochs 1, 1 + E, 1 + 2E, ... (E = eval_every; the book
-tests after its iterations 0, 10, 20, ...) and after the last epoch.
+tests after its iterations 0, 10, 20, ...) and after the last epoch; the validation images
+(config key val: the last N of the training set), when there are any, after the same epochs.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from gdcli.config import TrainConfig, parse_spec, snapshot_epochs
-from gdcli.data.load import load_split, one_hot
+from gdcli.config import TrainConfig, check_val, parse_spec, snapshot_epochs
+from gdcli.data.load import load_split, one_hot, split_size
 from gdcli.data.registry import N_CLASSES, get_dataset
 from gdcli.data.transforms import as_trained
 from gdcli.nn import engines
@@ -37,31 +38,42 @@ DIVERGENCE_FACTOR = 1e4
 
 @dataclass
 class TrainData:
-    """Images (n, 784) float64 in [0, 1] and labels (n,) int64, for training and testing."""
+    """Images (n, 784) float64 in [0, 1] and labels (n,) int64, for training and testing, and
+    for validation (None: no validation images)."""
 
     x_train: np.ndarray
     labels_train: np.ndarray
     x_test: np.ndarray
     labels_test: np.ndarray
+    x_val: np.ndarray | None = None
+    labels_val: np.ndarray | None = None
 
 
 def load_data(cfg: TrainConfig, data_dir: Path) -> TrainData:
-    """The first cfg.n_train training images and all test images of cfg.dataset, deskewed
-    when cfg.deskew (train and test alike)."""
+    """The first cfg.n_train training images, the last cfg.val ones (validation; config.validate
+    has checked that they do not overlap) and all test images of cfg.dataset, deskewed when
+    cfg.deskew (all alike)."""
     ds = get_dataset(cfg.dataset)
+    config = cfg.to_dict()
+    if cfg.val:  # the files, not the registry, say how many images there are
+        check_val(cfg, split_size(ds, data_dir, "train"))
     x_train, labels_train = load_split(ds, data_dir, "train", cfg.n_train)
     x_test, labels_test = load_split(ds, data_dir, "test")
-    config = cfg.to_dict()
-    return TrainData(
+    data = TrainData(
         as_trained(x_train, config), labels_train, as_trained(x_test, config), labels_test
     )
+    if cfg.val:
+        x_val, data.labels_val = load_split(ds, data_dir, "train", cfg.val, start=-cfg.val)
+        data.x_val = as_trained(x_val, config)
+    return data
 
 
 @dataclass
 class EpochMetrics:
     """Train error/accuracy from each image's prediction just before its step (as the book
-    reports it); test error/accuracy with the weights at the end of the epoch, when tested.
-    Values may be nan or inf after a divergence; to_json() makes them null."""
+    reports it); test and validation error/accuracy with the weights at the end of the epoch,
+    when tested (validation: when the run has validation images). Values may be nan or inf
+    after a divergence; to_json() makes them null."""
 
     epoch: int
     alpha: float
@@ -70,10 +82,12 @@ class EpochMetrics:
     test_error: float | None = None
     test_accuracy: float | None = None
     seconds: float = 0.0
+    val_error: float | None = None  # after seconds: the older fields keep their positions
+    val_accuracy: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The epoch as a JSON object (a line of --metrics): non-finite numbers as None, the
-        test figures only when the epoch was tested."""
+        test and validation figures only when the epoch was tested."""
         out: dict[str, Any] = {}
         for key, value in vars(self).items():
             if value is None:
@@ -95,8 +109,9 @@ class TrainResult:
     snapshots: dict[int, list[np.ndarray]] = field(default_factory=dict)
 
     def summary(self, cfg: TrainConfig) -> dict[str, Any]:
-        """The run's results: the last epoch's train figures, the last test figures, the
-        epochs run, alpha and the seconds (the keys of `gdcli train --json`)."""
+        """The run's results: the last epoch's train figures (the book's running figure), the
+        last test and validation figures (None without validation images), the epochs run,
+        alpha and the seconds (the keys of `gdcli train --json`)."""
         last = self.history[-1]
         tested = next((m for m in reversed(self.history) if m.test_accuracy is not None), None)
         return {
@@ -104,6 +119,8 @@ class TrainResult:
             "train_accuracy": last.train_accuracy,
             "test_error": tested.test_error if tested else None,
             "test_accuracy": tested.test_accuracy if tested else None,
+            "val_error": tested.val_error if tested else None,
+            "val_accuracy": tested.val_accuracy if tested else None,
             "epochs": last.epoch,
             "alpha": cfg.alpha,
             "seconds": round(self.seconds, 4),
@@ -193,6 +210,7 @@ def _train(
     n_inputs, units = net.layers[0].weights.shape
     step_work = (cfg.batch_size if engine.name == "reference" else 1) * n_inputs * units
     test_work = len(data.x_test) * n_inputs * units
+    val_work = 0 if data.x_val is None else len(data.x_val) * n_inputs * units
     keep = set(snapshot_epochs(cfg))
     result = TrainResult(net)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -217,6 +235,10 @@ def _train(
                 with large_products(test_work):
                     test = evaluate(net, data.x_test, data.labels_test)
                 metrics.test_error, metrics.test_accuracy = test.error, test.accuracy
+                if data.x_val is not None:
+                    with large_products(val_work):
+                        val = evaluate(net, data.x_val, data.labels_val)
+                    metrics.val_error, metrics.val_accuracy = val.error, val.accuracy
         metrics.seconds = time.perf_counter() - started
         result.history.append(metrics)
         if diverged:

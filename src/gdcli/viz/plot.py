@@ -23,7 +23,8 @@ FORMATS = ("png", "svg")
 # One colour per run, in order (matplotlib's tab10); the report's run headings use them too.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip
-METRIC_KEYS = ("train_error", "train_accuracy", "test_error", "test_accuracy")
+METRIC_KEYS = ("train_error", "train_accuracy", "test_error", "test_accuracy", "val_error",
+               "val_accuracy")  # fmt: skip
 METRICS_HINT = "expected one JSON object per line, as `gdcli train --metrics FILE` writes them"
 
 
@@ -227,8 +228,8 @@ def curves_figure(runs: list[Run]) -> Any:
 def _figure(runs: list[tuple[str, list[dict[str, Any]]]]) -> Any:
     """Left: error (the sum over the outputs of the squared error, mean over images); right:
     accuracy in %. Solid lines: train (each image's prediction just before its step); dashed
-    with dots: test, at the epochs it was measured. One colour per run (PALETTE, in order),
-    named in the legend."""
+    with dots: test, at the epochs it was measured; dotted with squares: validation, when a run
+    has it. One colour per run (PALETTE, in order), named in the legend."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -249,6 +250,10 @@ def _figure(runs: list[tuple[str, list[dict[str, Any]]]]) -> Any:
             epochs, values = _series(history, f"test_{key}", scale)
             dots = "o" if len(epochs) <= 60 else None
             ax.plot(epochs, values, color=colour, lw=1.4, ls="--", marker=dots, ms=3.5)
+            epochs, values = _series(history, f"val_{key}", scale)
+            if epochs:
+                dots = "s" if len(epochs) <= 60 else None
+                ax.plot(epochs, values, color=colour, lw=1.4, ls=":", marker=dots, ms=3)
     ax_err.set_title("error (squared, mean per image)", loc="left", fontsize=11)
     ax_acc.set_title("accuracy (%)", loc="left", fontsize=11)
     ax_acc.set_ylim(top=min(ax_acc.get_ylim()[1], 101))  # room for a line at 100%
@@ -265,6 +270,9 @@ def _figure(runs: list[tuple[str, list[dict[str, Any]]]]) -> Any:
         Line2D([], [], color="#555555", lw=1.6, label="train"),
         Line2D([], [], color="#555555", lw=1.4, ls="--", marker="o", ms=3.5, label="test"),
     ]
+    if any(h.get("val_accuracy") is not None for _, history in runs for h in history):
+        handles.append(Line2D([], [], color="#555555", lw=1.4, ls=":", marker="s", ms=3,
+                              label="validation"))  # fmt: skip
     ncol = legend_columns([h.get_label() for h in handles], width_inches=9.6)
     legend_rows = -(-len(handles) // ncol)
     fig.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False)
