@@ -31,6 +31,7 @@ ACTIVATIONS = ("linear", "sigmoid")  # of the output layer
 HIDDEN_ACTIVATIONS = ("relu", "sigmoid", "tanh")
 LOSSES = ("mse", "softmax")
 AUGMENTATIONS = ("none", "shifts")
+KEEPS = ("last", "best")  # which epoch's weights the weights file holds
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class TrainConfig:
     l2: float = 0.0  # weight decay: adds l2 * W to every weight delta (not to the bias)
     eval_every: int = 10  # test error and accuracy every N epochs, and at the end
     val: int = 0  # the last N training images held out, evaluated with the test (0: none)
+    keep: str = "last"  # best: the weights of the epoch with the best validation accuracy
+    early_stop: int = 0  # stop after N tested epochs in a row without a better val (0: never)
     alpha_decay: float = 0.0  # alpha for epoch e (from 1) is alpha / (1 + alpha_decay * (e - 1))
     deskew: bool = False  # straighten every image by its second moments (train and test)
     augment: str = "none"  # shifts: each batch is followed by its four one-pixel shifts
@@ -111,6 +114,18 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         v = getattr(cfg, name)
         _expect(name, v >= 1, "a whole number >= 1", v)
     _expect("val", cfg.val >= 0, "a whole number >= 0 (0: no validation images)", cfg.val)
+    _expect("keep", cfg.keep in KEEPS, " or ".join(KEEPS), cfg.keep)
+    _expect("early_stop", cfg.early_stop >= 0, "a whole number >= 1 (0: never)", cfg.early_stop)
+    needs_val = {"keep": cfg.keep == "best", "early_stop": cfg.early_stop > 0}
+    for name, used in needs_val.items():
+        if used and not cfg.val:
+            what = "keep best" if name == "keep" else "early_stop"
+            raise UsageError(
+                f"{key(name)} {getattr(cfg, name)} chooses by the validation accuracy, and this "
+                "run has no validation images",
+                hint=f"hold some out with {key('val')} (e.g. {key('val')} 10000); {what} never "
+                "looks at the test images",
+            )
     _expect("seed", 0 <= cfg.seed < 2**32, "a whole number in [0, 2**32)", cfg.seed)
     _expect("init", cfg.init in INITS, f"one of {', '.join(INITS)}", cfg.init)
     _expect("activation", cfg.activation in ACTIVATIONS, " or ".join(ACTIVATIONS), cfg.activation)

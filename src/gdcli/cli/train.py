@@ -19,12 +19,13 @@ from gdcli.config import (
     DEFAULTS,
     HIDDEN_ACTIVATIONS,
     INITS,
+    KEEPS,
     KEYS,
     LOSSES,
     parse_list,
 )
 from gdcli.data.registry import DATASETS
-from gdcli.errors import GdcliError, UsageError
+from gdcli.errors import GdcliError, Interrupted, UsageError
 from gdcli.io.atomic import write_text
 
 
@@ -171,6 +172,37 @@ def train_cmd(
             "freeze_layers", "Layers whose weights never change, e.g. 0 (the first).", "SPEC"
         ),
     ] = None,
+    keep: Annotated[
+        str | None,
+        key_option(
+            "keep",
+            "Weights to write: the last epoch's, or the best validation accuracy's (needs --val).",
+            "|".join(KEEPS),
+            rich_help_panel="Training",
+        ),
+    ] = None,
+    early_stop: Annotated[
+        int | None,
+        option(
+            "--early-stop",
+            help="Stop after P tested epochs in a row without a better validation accuracy "
+            "(needs --val).",
+            default="never",
+            metavar="P",
+            rich_help_panel="Training",
+        ),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        option(
+            "--resume",
+            help="Continue the run in this weights file (an interrupted one, or a finished one "
+            "with a larger --epochs) with its own configuration; written back to it unless "
+            "--out is given.",
+            metavar="FILE",
+            rich_help_panel="Training",
+        ),
+    ] = None,
     snapshots: Annotated[
         str | None,
         key_option(
@@ -182,8 +214,14 @@ def train_cmd(
         key_option("errata", "The book's errata to reproduce, e.g. relu2deriv.", "NAMES"),
     ] = None,
     out: Annotated[
-        Path, option("--out", help="Weights file to write.", default="weights.npz", metavar="FILE")
-    ] = Path("weights.npz"),
+        Path | None,
+        option(
+            "--out",
+            help="Weights file to write (with --resume: the resumed file).",
+            default="weights.npz",
+            metavar="FILE",
+        ),
+    ] = None,
     metrics: Annotated[
         Path | None,
         option("--metrics", help="Also write one JSON line per epoch to FILE.", metavar="FILE"),
@@ -200,10 +238,44 @@ def train_cmd(
     given["hidden"] = parse_list(hidden, int, "hidden")
     given["init_scale"] = parse_list(init_scale, float, "init_scale")
     given["errata"] = parse_list(errata, str, "errata")
-    cfg = api.configure(config, **given)
-    _check_outputs(out, metrics, config)
+    if early_stop is not None and early_stop < 1:  # 0, the key's default, is "never": not asked
+        raise UsageError(f"early_stop must be a whole number >= 1, got {early_stop}")
+    if resume is not None:
+        _check_resume_options(config, given)
+        out = out or resume
+        _check_outputs(out, metrics, None, resume)
+        options: dict[str, Any] = {"resume": resume, "epochs": epochs}
+        run = _train(options, out, metrics, as_json, data_dir, quiet)
+    else:
+        cfg = api.configure(config, **given)
+        out = out or Path("weights.npz")
+        _check_outputs(out, metrics, config)
+        run = _train({"config": cfg}, out, metrics, as_json, data_dir, quiet)
+    summary, cfg = run.summary, run.config
+    if as_json:
+        print_json({"status": "ok", **summary, "weights": str(out)})
+        return
+    print_table(None, ["", "error", "accuracy"], _summary_rows(summary))
+    for line in _stopping_lines(summary, cfg):
+        stdout.print(line)
+    kept = summary["weights_epoch"]
+    which = "" if kept == summary["epochs"] else f" (epoch {kept}, the best validation accuracy)"
+    stdout.print(
+        f"{summary['epochs']} epochs at alpha {cfg.alpha:g} in {summary['seconds']:.2f}s; "
+        f"weights{which} written to {out}"
+    )
+
+
+def _train(
+    how: dict[str, Any], out: Path, metrics: Path | None, as_json: bool, data_dir: Path | None,
+    quiet: bool,
+) -> Any:  # fmt: skip
+    """api.train(**how), then the weights file and the metrics; after an interrupt, the last
+    finished epoch's (see _save_interrupted); after a divergence, the metrics alone."""
+    from gdcli import api
+
     try:
-        run = api.train(cfg, data_dir=data_dir, quiet=quiet)
+        run = api.train(data_dir=data_dir, quiet=quiet, **_without_none(how))
     except api.Diverged as exc:
         # The metrics of the diverged run are written; the weights are not. Say which file is
         # which, so an older --out is not taken for this run's.
@@ -215,20 +287,82 @@ def train_cmd(
         if as_json:
             print_json({"status": "diverged", **exc.run.summary, "weights": None})
         raise
+    except Interrupted as exc:
+        _save_interrupted(exc, out, metrics, as_json)
+        raise
     # The weights first: whatever fails after them (the metrics file, stdout) loses nothing.
     _write(out, run.save)
     if metrics is not None:
+        # a resumed run's history starts at epoch 1: the file holds every epoch once
         lines = _metrics_lines(run.history)
         _write(metrics, write_text, lines, hint=f"the weights were written to {out}")
-    summary = run.summary
-    if as_json:
-        print_json({"status": "ok", **summary, "weights": str(out)})
-        return
-    print_table(None, ["", "error", "accuracy"], _summary_rows(summary))
-    stdout.print(
-        f"{summary['epochs']} epochs at alpha {cfg.alpha:g} in {summary['seconds']:.2f}s; "
-        f"weights written to {out}"
+    return run
+
+
+def _without_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def _save_interrupted(exc: Interrupted, out: Path, metrics: Path | None, as_json: bool) -> None:
+    """Ctrl-C or SIGTERM during training: write the run as it stood at the end of its last
+    finished epoch (exc.run) to `out` and `metrics`, atomically, and say so in exc. A second
+    signal meanwhile stops at once: the file being written is left as it was before."""
+    run = getattr(exc, "run", None)
+    if run is None:
+        return  # no epoch finished: nothing to keep
+    epoch, total = run.summary["interrupted_at"], run.config.epochs
+    written: list[str] = []
+    try:
+        _write(out, run.save)
+        written.append(str(out))
+        if metrics is not None:
+            _write(metrics, write_text, _metrics_lines(run.history))
+            written.append(str(metrics))
+    except Interrupted as again:
+        where = f"{written[0]} holds epoch {epoch}; " if written else ""
+        pending = metrics if written else out
+        again.detail = (
+            f"again while the run of epoch {epoch} of {total} was written: stopped at once; "
+            f"{where}{pending} is as it was before"
+        )
+        raise again from None
+    exc.detail = (
+        f"after epoch {epoch} of {total}: its weights and history were written to "
+        f"{' and '.join(written)}"
     )
+    exc.hint = f"`gdcli train --resume {out}` continues it"
+    if as_json:
+        print_json({"status": "interrupted", **run.summary, "weights": str(out)})
+
+
+def _check_resume_options(config: str | None, given: dict[str, Any]) -> None:
+    """With --resume, only --epochs and the output options: anything else would change the
+    run, which continues with its own configuration."""
+    changed = [f"--{k.replace('_', '-')}" for k, v in given.items() if v is not None]
+    changed = [name for name in changed if name != "--epochs"]
+    if config is not None:
+        changed.insert(0, "--config")
+    if changed:
+        raise UsageError(
+            f"--resume continues the run as it was configured; {changed[0]} would change it",
+            hint="only --epochs, --out, --metrics, --data-dir, --json and --quiet go with --resume",
+        )
+
+
+def _stopping_lines(summary: dict[str, Any], cfg: Any) -> list[str]:
+    """What the summary says beyond the table: where the best epoch was, and an early stop."""
+    lines = []
+    best = summary.get("best_epoch")
+    if summary.get("stopped_early"):
+        lines.append(
+            f"stopped early after epoch {summary['epochs']}: no better validation accuracy in "
+            f"{cfg.early_stop} tested epochs"
+        )
+    if best is not None:
+        lines.append(
+            f"best validation accuracy {100 * summary['best_val_accuracy']:.2f}% at epoch {best}"
+        )
+    return lines
 
 
 def _summary_rows(summary: dict[str, Any]) -> list[list[str]]:
@@ -246,14 +380,16 @@ def _summary_rows(summary: dict[str, Any]) -> list[list[str]]:
     ]  # fmt: skip
 
 
-def _check_outputs(out: Path, metrics: Path | None, config: Path | None) -> None:
-    """Every output path can be written and is none of the inputs: checked before the data
-    loads and training starts."""
+def _check_outputs(
+    out: Path, metrics: Path | None, config: Any, resume: Path | None = None
+) -> None:
+    """Every output path can be written and is none of the inputs (the resumed file may be
+    written back): checked before the data loads and training starts."""
     check_writable(out, "--out", [("the --config file", config)])
     if metrics is not None:
-        check_writable(
-            metrics, "--metrics", [("the --out file", out), ("the --config file", config)]
-        )
+        inputs = [("the --out file", out), ("the --config file", config),
+                  ("the --resume file", resume)]  # fmt: skip
+        check_writable(metrics, "--metrics", inputs)
 
 
 def _parse_alpha(text: str | None) -> float | None:
