@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 from conftest import assert_one_line_error, cli_command, cli_env, run_cli, run_cli_process
 
+import gdcli
+
 N_TRAIN = "600"  # the synthetic dataset's training images
 BOOK_LINE = re.compile(
     r"^ I:(\d+) Train-Err:(\S{1,5}) Train-Acc:(\S+)(?: Test-Err:(\S{1,5}))? Test-Acc:(\S+)$"
@@ -403,7 +405,7 @@ SIGNALS = [
 
 
 @pytest.mark.parametrize(("sig", "code", "name"), SIGNALS)
-def test_a_signal_during_training_is_one_line_and_leaves_nothing(
+def test_a_signal_during_training_writes_the_last_finished_epoch(
     tmp_path, synthetic_data_dir, sig, code, name
 ):
     proc = subprocess.Popen(
@@ -419,8 +421,35 @@ def test_a_signal_during_training_is_one_line_and_leaves_nothing(
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
     errors = [line for line in err.splitlines() if not BOOK_LINE.match(line)]
-    assert errors == [f"error: {name}; nothing half-written was left behind"]
-    assert out == "" and list(tmp_path.iterdir()) == []
+    run = gdcli.load(tmp_path / "weights.npz")
+    epoch = run.summary["interrupted_at"]
+    assert epoch >= 1 and len(run.history) == epoch == run.summary["epochs"]
+    assert errors == [
+        f"error: {name} after epoch {epoch} of 100000: its weights and history were written to "
+        "weights.npz and m.jsonl; nothing half-written was left behind",
+        "hint: `gdcli train --resume weights.npz` continues it",
+    ]
+    lines = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]
+    assert lines == run.history
+    assert out == "" and sorted(p.name for p in tmp_path.iterdir()) == ["m.jsonl", "weights.npz"]
+
+
+def test_a_signal_before_an_epoch_finished_leaves_nothing(tmp_path, synthetic_data_dir):
+    """Ctrl-C in the first epoch: there is no finished epoch to keep, and nothing is written."""
+    proc = subprocess.Popen(
+        cli_command("train", "--data-dir", str(synthetic_data_dir), "--n-train", N_TRAIN,
+                    "--epochs", "3", "--hidden", "4000", "--augment", "shifts",
+                    "--metrics", "m.jsonl"),
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
+    )  # fmt: skip
+    time.sleep(1.0)  # importing, loading or in its first epoch (of 5,000 large steps)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == [
+        "error: interrupted (SIGINT); nothing half-written was left behind"
+    ]
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------- output paths and the disk

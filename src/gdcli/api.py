@@ -13,6 +13,7 @@ matplotlib and Pillow are imported only by the functions that draw.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ from gdcli.config import KEYS, TrainConfig, check_keys, make_config
 from gdcli.data.load import load_split
 from gdcli.data.registry import get_dataset, resolve_data_dir
 from gdcli.data.transforms import as_trained
-from gdcli.errors import GdcliError, UsageError, key, spelled
+from gdcli.errors import GdcliError, Interrupted, UsageError, key, spelled
 from gdcli.io import weights_file
 from gdcli.io.weights_file import WeightsFile
 from gdcli.nn.metrics import evaluate as evaluate_network
@@ -48,11 +49,13 @@ class Run:
         Every setting of the run; ``run.config.to_dict()`` for a dict.
     history : list of dict
         One dict per epoch, the keys of a ``--metrics`` line: epoch, alpha, train_error,
-        train_accuracy, test_error and test_accuracy (tested epochs only), seconds.
+        train_accuracy, test_error and test_accuracy (tested epochs only), seconds, val_error
+        and val_accuracy (tested epochs of a run with validation images).
     snapshots : dict of int to list of ndarray
         Epoch -> each layer's weights (float32) at the end of that epoch (0: before training).
     summary : dict
-        The results `gdcli train --json` prints (train_error, ..., epochs, alpha, seconds).
+        The results `gdcli train --json` prints (train_error, ..., epochs, alpha, seconds,
+        weights_epoch, best_epoch, stopped_early, interrupted_at, ...).
     path : Path or None
         The file it was loaded from or last saved to.
     """
@@ -100,7 +103,9 @@ class Run:
         accuracy = self.summary.get("test_accuracy")
         tested = "" if accuracy is None else f", test accuracy {100 * accuracy:.2f}%"
         where = "" if self.path is None else f", {self.path}"
-        return f"<gdcli.Run {layers}, {len(self.history)} epochs{tested}{where}>"
+        stopped = self.summary.get("interrupted_at")
+        of = "" if stopped is None else f" (interrupted at epoch {stopped} of {self.config.epochs})"
+        return f"<gdcli.Run {layers}, {len(self.history)} epochs{of}{tested}{where}>"
 
 
 class Diverged(GdcliError):
@@ -128,6 +133,7 @@ def train(
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     quiet: bool = False,
     engine: str | None = None,
+    resume: PathLike | None = None,
     **keys: Any,
 ) -> Run:
     """Train a network as `gdcli train` does and return the run.
@@ -145,7 +151,12 @@ def train(
     quiet : bool
         No progress on stderr (it shows in a terminal and in a notebook otherwise).
     engine : {"reference", "blocked", "gram"}, optional
-        How an epoch is computed (default: the fastest that computes the config's steps).
+        How an epoch is computed (default: the fastest that computes the config's steps; on a
+        resume, the one the run used).
+    resume : str or Path, optional
+        A weights file of gdcli 0.3 to continue (an interrupted run, or a finished one with a
+        larger `epochs`) with the file's configuration: the weights and history at the end
+        are bit for bit those of the run never stopped. Only `epochs` may be given with it.
     **keys
         Any config key: alpha=0.01, epochs=10, hidden=(40,), ...
 
@@ -156,17 +167,25 @@ def train(
     Raises
     ------
     UsageError
-        An unknown key or config name, or a bad value (nothing is trained).
+        An unknown key or config name, or a bad value (nothing is trained); a `resume` file
+        that cannot be resumed (and why).
     Diverged
         Training diverged (a GdcliError; `exc.run` holds the history).
     GdcliError
         The data cannot be read.
+    KeyboardInterrupt
+        Ctrl-C in a notebook or a script: once an epoch has finished, `exc.run` is the run as
+        it stood at the end of the last one (``exc.run.save("w.npz")``, then
+        ``gdcli.train(resume="w.npz")``).
     """
     from gdcli.cli.terminal import TrainDisplay, spinner, stderr_console
     from gdcli.nn.train import load_data
     from gdcli.nn.train import train as train_network
 
-    cfg = configure(config, **keys)
+    if resume is not None:
+        cfg, start = _resume_point(Path(resume), config, keys)
+    else:
+        cfg, start = configure(config, **keys), None
     err = stderr_console(quiet)
     with spinner(err, f"loading {cfg.dataset}" + (", deskewing" if cfg.deskew else "")):
         data = load_data(cfg, resolve_data_dir(_path(data_dir)))
@@ -178,7 +197,13 @@ def train(
             if on_epoch is not None:
                 on_epoch(record)
 
-        result = train_network(cfg, data, each_epoch, engine)
+        try:
+            result = train_network(cfg, data, each_epoch, engine, start)
+        except (Interrupted, KeyboardInterrupt) as exc:
+            partial = getattr(exc, "result", None)
+            if partial is not None and partial.history:  # an epoch finished: keep it
+                exc.run = Run(weights_file.from_training(cfg, partial))  # type: ignore[union-attr]
+            raise
     run = Run(weights_file.from_training(cfg, result))
     if result.diverged_at is not None:
         raise Diverged(
@@ -189,6 +214,70 @@ def train(
             result.diverged_at,
         )
     return run
+
+
+def _resume_point(path: Path, config: Any, keys: dict[str, Any]) -> tuple[TrainConfig, Any]:
+    """The configuration (the file's, with `epochs` if given) and the train.Resume that
+    continue the run in `path`; UsageError saying why when it cannot be resumed."""
+    from gdcli.io.weights_file import read_progress, snapshot_frames
+    from gdcli.nn.train import EpochMetrics, Resume
+
+    if config is not None:
+        raise UsageError(f"resume continues {path}'s run with its own configuration; give no "
+                         "config with it")  # fmt: skip
+    changed = sorted(set(keys) - {"epochs"})
+    if changed:
+        raise UsageError(
+            f"resume continues {path}'s run as it was configured: {key(changed[0])} would "
+            "change it",
+            hint=f"only {key('epochs')} (and where the output goes) may be given with a resume",
+        )
+    epochs = check_keys(keys).get("epochs")
+    wf = weights_file.load(path)
+    meta, summary = wf.meta, wf.meta.get("metrics", {})
+    if "resume" not in meta:
+        version = meta.get("gdcli_version") or "0.1"
+        raise UsageError(
+            f"{path} was written by gdcli {version}, which does not keep what a resume needs "
+            "(the random state, the epoch reached)",
+            hint="train the run again with this gdcli: its weights files can be resumed",
+        )
+    if meta["resume"] is None:
+        raise UsageError(
+            f"{path} holds a run that diverged at epoch {summary.get('diverged_at')}: there is "
+            "nothing to resume",
+            hint=f"train again with a smaller {key('alpha')}",
+        )
+    stored = dict(meta.get("config", {}))
+    unknown = [k for k in stored if k not in KEYS]
+    if unknown:
+        names = ", ".join(map(repr, unknown))
+        raise UsageError(f"{path} was trained with keys this gdcli does not know ({names}); "
+                         "resume it with the gdcli that wrote it")  # fmt: skip
+    progress = read_progress(wf, path)
+    reached = progress.epoch
+    if summary.get("stopped_early"):
+        raise UsageError(
+            f"{path} stopped early at epoch {reached} (no better validation accuracy in "
+            f"{stored.get('early_stop')} tested epochs): there is nothing to resume",
+            hint=f"to train on, train again with a larger {key('early_stop')}",
+        )
+    target = stored.get("epochs", 0) if epochs is None else epochs
+    if target <= reached:
+        asked = "" if epochs is None else f"; {key('epochs')} {epochs} would not train on"
+        raise UsageError(
+            f"{path} is already at epoch {reached}{asked}",
+            hint=f"give a larger {key('epochs')} to train on (e.g. {key('epochs')} {2 * reached})",
+        )
+    cfg = make_config(None, {**stored, "epochs": target})
+    known = {f.name for f in dataclasses.fields(EpochMetrics)}
+    history = [EpochMetrics(**{k: v for k, v in h.items() if k in known})
+               for h in wf.history[:reached]]  # fmt: skip
+    snapshots = {
+        e: list(layers)
+        for e, layers in snapshot_frames(wf.snapshots, [e for e in wf.snapshots if e <= reached])
+    }
+    return cfg, Resume(progress, history, snapshots)
 
 
 def load(path: PathLike) -> Run:

@@ -31,6 +31,7 @@ ACTIVATIONS = ("linear", "sigmoid")  # of the output layer
 HIDDEN_ACTIVATIONS = ("relu", "sigmoid", "tanh")
 LOSSES = ("mse", "softmax")
 AUGMENTATIONS = ("none", "shifts")
+KEEPS = ("last", "best")  # which epoch's weights the weights file holds
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class TrainConfig:
     bias: bool = False
     l2: float = 0.0  # weight decay: adds l2 * W to every weight delta (not to the bias)
     eval_every: int = 10  # test error and accuracy every N epochs, and at the end
+    val: int = 0  # the last N training images held out, evaluated with the test (0: none)
+    keep: str = "last"  # best: the weights of the epoch with the best validation accuracy
+    early_stop: int = 0  # stop after N tested epochs in a row without a better val (0: never)
     alpha_decay: float = 0.0  # alpha for epoch e (from 1) is alpha / (1 + alpha_decay * (e - 1))
     deskew: bool = False  # straighten every image by its second moments (train and test)
     augment: str = "none"  # shifts: each batch is followed by its four one-pixel shifts
@@ -109,6 +113,19 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     for name in ("n_train", "epochs", "batch_size", "eval_every"):
         v = getattr(cfg, name)
         _expect(name, v >= 1, "a whole number >= 1", v)
+    _expect("val", cfg.val >= 0, "a whole number >= 0 (0: no validation images)", cfg.val)
+    _expect("keep", cfg.keep in KEEPS, " or ".join(KEEPS), cfg.keep)
+    _expect("early_stop", cfg.early_stop >= 0, "a whole number >= 1 (0: never)", cfg.early_stop)
+    needs_val = {"keep": cfg.keep == "best", "early_stop": cfg.early_stop > 0}
+    for name, used in needs_val.items():
+        if used and not cfg.val:
+            what = "keep best" if name == "keep" else "early_stop"
+            raise UsageError(
+                f"{key(name)} {getattr(cfg, name)} chooses by the validation accuracy, and this "
+                "run has no validation images",
+                hint=f"hold some out with {key('val')} (e.g. {key('val')} 10000); {what} never "
+                "looks at the test images",
+            )
     _expect("seed", 0 <= cfg.seed < 2**32, "a whole number in [0, 2**32)", cfg.seed)
     _expect("init", cfg.init in INITS, f"one of {', '.join(INITS)}", cfg.init)
     _expect("activation", cfg.activation in ACTIVATIONS, " or ".join(ACTIVATIONS), cfg.activation)
@@ -137,9 +154,25 @@ def validate(cfg: TrainConfig) -> TrainConfig:
             hint="give relu hidden layers (hidden_activation = relu), or leave the erratum out",
         )
     ds = known[cfg.dataset]
-    n_train = min(cfg.n_train, sizes.images_in(ds.train_images.idx_bytes))
-    sizes.check(cfg, n_train, sizes.images_in(ds.test_images.idx_bytes), n_snapshots)
+    n_images = sizes.images_in(ds.train_images.idx_bytes)
+    check_val(cfg, n_images)
+    n_train = min(cfg.n_train, n_images)
+    # the validation images are evaluated as the test images are
+    n_evaluated = sizes.images_in(ds.test_images.idx_bytes) + cfg.val
+    sizes.check(cfg, n_train, n_evaluated, n_snapshots)
     return cfg
+
+
+def check_val(cfg: TrainConfig, n_images: int) -> None:
+    """The validation images (the last cfg.val of the training set) do not overlap the
+    training images (the first cfg.n_train) of a training set of `n_images`."""
+    if cfg.val and cfg.n_train + cfg.val > n_images:
+        raise UsageError(
+            f"{key('n_train')} {cfg.n_train:,} and {key('val')} {cfg.val:,} take "
+            f"{cfg.n_train + cfg.val:,} images; {cfg.dataset} has {n_images:,} training images",
+            hint=f"the validation images are the last {key('val')} of the training set and must "
+            f"not overlap the first {key('n_train')}",
+        )
 
 
 def _validate_layers(cfg: TrainConfig) -> None:

@@ -31,9 +31,12 @@ def exit_interrupted(exc: Interrupted) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     name = signal.Signals(exc.signum).name
+    detail = f" {exc.detail}" if exc.detail else ""
     with contextlib.suppress(OSError):  # stderr gone (a closed terminal): the code still tells
-        print(f"error: {exc.message} ({name}); nothing half-written was left behind",
+        print(f"error: {exc.message} ({name}){detail}; nothing half-written was left behind",
               file=sys.stderr, flush=True)  # fmt: skip
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr, flush=True)
     sys.exit(exc.exit_code)
 
 

@@ -96,3 +96,6 @@ class Interrupted(BaseException):
         self.signum = signum
         self.exit_code = 128 + signum
         self.message = "interrupted" if signum == signal.SIGINT else "terminated"
+        # what was done about it (train: the last finished epoch written), and what to do next
+        self.detail: str | None = None
+        self.hint: str | None = None

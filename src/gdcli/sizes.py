@@ -27,14 +27,15 @@ if TYPE_CHECKING:  # pragma: no cover
 # more, so train writes no more). A 784-1024-1024-10 network with eleven snapshots needs 170 MB.
 MAX_FILE_BYTES = 1_000_000_000
 # The meta string as numpy stores it (UTF-32, 4 bytes a character): the history of about
-# 300,000 epochs.
+# 200,000 epochs.
 MAX_META_BYTES = 256 << 20
 MAX_LAYERS = 64  # layers of weights in a network (hidden layers + 1)
 MAX_SNAPSHOTS = 10_000  # epochs whose weights one run keeps
-# One epoch's record in the history, as JSON: 7 keys with full-precision floats (measured
-# 170-200 characters), and the rest of meta (config, dataset checksums) in characters.
-EPOCH_CHARS = 220
-META_CHARS = 8_000
+# One epoch's record in the history, as JSON: up to 9 keys with full-precision floats (measured
+# 170-200 characters, 240-270 with the validation figures), and the rest of meta (config,
+# dataset checksums, the random state a resume needs: 7,000) in characters.
+EPOCH_CHARS = 290
+META_CHARS = 16_000
 # Evaluation runs through the images in chunks whose widest layer takes at most this.
 EVAL_CHUNK_BYTES = 32 << 20
 FLOAT = 8  # bytes of a float64
@@ -89,8 +90,9 @@ def estimate(
     parts = {
         # the images as float64, deskewed copies, and the engines' own copies (with the bias)
         "images": (n_train + n_test) * N_PIXELS * FLOAT * 2 + n_train * (N_PIXELS + 1) * FLOAT,
-        # the weights, their step buffers, the gradient's temporaries
-        "weights": (weights + biases) * FLOAT * 4,
+        # the weights, their step buffers, the gradient's temporaries, the copies of the last
+        # finished epoch (for an interrupt) and of the best one (keep = best)
+        "weights": (weights + biases) * FLOAT * 6,
         # float64 copies while training, float32 stacks while writing
         "snapshots": n_snapshots * weights * (FLOAT + 4),
         # one step's outputs, sums, deltas, derivatives and dropout masks

@@ -46,10 +46,13 @@ def log_line(m: Mapping[str, Any]) -> str:
 
     I is the book's iteration, counted from 0 (epoch - 1); errors are cut to 5 characters as
     the book's str(error)[0:5]; accuracies are the book's str(correct / n). The test figures
-    appear only for an epoch that was tested.
+    appear only for an epoch that was tested; the validation figures (not the book's: a run
+    with validation images) after them, in the same form.
     """
     line = f" I:{m['epoch'] - 1} Train-Err:{str(m['train_error'])[0:5]}"
     line += f" Train-Acc:{m['train_accuracy']}"
     if m.get("test_accuracy") is not None:
         line += f" Test-Err:{str(m['test_error'])[0:5]} Test-Acc:{m['test_accuracy']}"
+    if m.get("val_accuracy") is not None:
+        line += f" Val-Err:{str(m['val_error'])[0:5]} Val-Acc:{m['val_accuracy']}"
     return line

@@ -13,6 +13,7 @@ about the terminal. Conventions every command follows:
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import os
@@ -258,12 +259,22 @@ def _click_error_lines(exc: Exception, args: list[str]) -> tuple[str, str | None
     if found:
         message, hint = message[: found.start()], f"did you mean {found[1]}?"
     if possibilities:
-        hint = f"did you mean {' or '.join(sorted(possibilities))}?"
+        hint = (
+            f"did you mean {' or '.join(_closest(getattr(exc, 'option_name', ''), possibilities))}?"
+        )
     ctx = getattr(exc, "ctx", None)
     if hint is None and ctx is not None:
         hint = f"see '{ctx.command_path} --help'"
     message = message.rstrip(".")
     return message[:1].lower() + message[1:], hint
+
+
+def _closest(given: str, possibilities: Sequence[str]) -> list[str]:
+    """The possibilities nearest to `given` (click offers every close one: --epoch gets
+    --epochs and --keep)."""
+    ratio = {p: difflib.SequenceMatcher(None, given, p).ratio() for p in possibilities}
+    best = max(ratio.values())
+    return sorted(p for p, r in ratio.items() if r == best)
 
 
 def _exit_quietly_on_broken_pipe() -> None:

@@ -89,6 +89,12 @@ def print_evaluation(split: str, result: dict[str, Any]) -> None:
                  f"{'-'.join(map(str, result['layers']))}")  # fmt: skip
     stdout.print(f"error {fmt_error(result['error'])}, accuracy {fmt_pct(result['accuracy'])}")
     stdout.print()
+    if split == "train":
+        stdout.print(
+            "(the final weights on the images they were trained on; the train row of "
+            "`gdcli train` is measured during the epoch, each image just before its own step)"
+        )
+        stdout.print()
     rows = [
         [_label(classes, i), sum(confusion[i]), confusion[i][i], fmt_pct(per_class[i])]
         for i in range(len(classes))

@@ -244,7 +244,7 @@ class TrainDisplay:
 
     def __init__(self, console: Console, epochs: int) -> None:
         self.console = console
-        self.test = ""
+        self.test: list[str] = []  # the last tested epoch's lines: test, then validation
         self.progress: _StatusProgress | None = None
         if show_progress(console):
             self.progress = _StatusProgress(
@@ -275,13 +275,16 @@ class TrainDisplay:
         and test_error, test_accuracy when it was tested)."""
         tested = m.get("test_accuracy") is not None
         if tested:
-            self.test = f"  test   {figures(m, 'test')}  at epoch {m['epoch']}, I:{m['epoch'] - 1}"
+            at = f"at epoch {m['epoch']}, I:{m['epoch'] - 1}"
+            self.test = [f"  test   {figures(m, 'test')}  {at}"]
+            if m.get("val_accuracy") is not None:
+                self.test.append(f"  val    {figures(m, 'val')}  {at}")
         # The display is brought up to this epoch before the log line is printed, and redrawn
         # at once: printing redraws it, and with the old figures it would lag the line above it
         # until the next refresh (a quarter of a second; many epochs when they are fast).
         if self.progress is not None:
             train = f"  train  {figures(m, 'train')}  at epoch {m['epoch']}"
-            self.progress.status = (train, self.test) if self.test else (train,)
+            self.progress.status = (train, *self.test)
             self.progress.update(self.task, completed=m["epoch"])
         if tested:
             self.console.print(log_line(m), markup=False, highlight=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ from gdcli.cli.terminal import (
     print_json,
     print_table,
     stderr_console,
+    stdout,
     to_json,
     wrote,
 )
@@ -32,6 +34,7 @@ from gdcli.config import (
     DEFAULTS,
     HIDDEN_ACTIVATIONS,
     INITS,
+    KEEPS,
     KEYS,
     LOSSES,
     parse_list,
@@ -112,6 +115,15 @@ def train_cmd(
         str | None,
         key_option(
             "alpha", "Learning rate, > 0.", "ALPHA", also=_own_alphas(), rich_help_panel="Training"
+        ),
+    ] = None,
+    val: Annotated[
+        int | None,
+        key_option(
+            "val",
+            "Hold out the last N training images for validation (never trained on).",
+            "N",
+            rich_help_panel="Data",
         ),
     ] = None,
     epochs: Annotated[
@@ -271,6 +283,37 @@ def train_cmd(
             rich_help_panel="Training",
         ),
     ] = None,
+    keep: Annotated[
+        str | None,
+        key_option(
+            "keep",
+            "Weights to write: the last epoch's, or the best validation accuracy's (needs --val).",
+            "|".join(KEEPS),
+            rich_help_panel="Training",
+        ),
+    ] = None,
+    early_stop: Annotated[
+        int | None,
+        option(
+            "--early-stop",
+            help="Stop after P tested epochs in a row without a better validation accuracy "
+            "(needs --val).",
+            default="never",
+            metavar="P",
+            rich_help_panel="Training",
+        ),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        option(
+            "--resume",
+            help="Continue the run in this weights file (an interrupted one, or a finished one "
+            "with a larger --epochs) with its own configuration; written back to it unless "
+            "--out is given.",
+            metavar="FILE",
+            rich_help_panel="Training",
+        ),
+    ] = None,
     snapshots: Annotated[
         str | None,
         key_option(
@@ -293,7 +336,7 @@ def train_cmd(
         Path | None,
         option(
             "--out",
-            help="Weights file to write.",
+            help="Weights file to write (with --resume: the resumed file).",
             default="weights.npz",
             metavar="FILE",
             rich_help_panel="Output",
@@ -330,47 +373,66 @@ def train_cmd(
     given["hidden"] = parse_list(hidden, int, "hidden")
     given["init_scale"] = parse_list(init_scale, float, "init_scale")
     given["errata"] = parse_list(errata, str, "errata")
-    cfg = api.configure(config, **given)
-    folder, about = None, {}
-    progress = _Progress()
-    if run_dir is not None:
-        if out is not None or metrics is not None:
-            given_as = "--out" if out is not None else "--metrics"
-            raise UsageError(
-                f"--run-dir puts the weights and the metrics in the run's folder; {given_as} "
-                "cannot go with it",
-                hint="leave out --out and --metrics, or --run-dir",
-            )
-        folder, about = _new_run_folder(run_dir, config, cfg)
-        progress.send({"run_dir": str(folder)})
-        out, metrics = folder / folders.WEIGHTS, folder / folders.METRICS
-    out = Path("weights.npz") if out is None else out
-    _check_outputs(out, metrics, config)
+    if early_stop is not None and early_stop < 1:  # 0, the key's default, is "never": not asked
+        raise UsageError(f"early_stop must be a whole number >= 1, got {early_stop}")
+    folder, about, progress = None, {}, _Progress()
+    if run_dir is not None and (out is not None or metrics is not None or resume is not None):
+        given_as = (
+            "--out" if out is not None else "--metrics" if metrics is not None else "--resume"
+        )
+        raise UsageError(
+            f"--run-dir puts the run in a new folder with its own files; {given_as} cannot go "
+            "with it",
+            hint="to continue a run folder's run: `gdcli train --resume DIR/N-name/weights.npz`",
+        )
+    if resume is not None:
+        _check_resume_options(config, given)
+        folder, about = _run_folder_of(resume)
+        out = out or resume
+        if metrics is None and folder is not None:
+            metrics = folder / folders.METRICS
+        _check_outputs(out, metrics, None, resume)
+        how: dict[str, Any] = {"resume": resume, "epochs": epochs}
+    else:
+        cfg = api.configure(config, **given)
+        if run_dir is not None:
+            folder, about = _new_run_folder(run_dir, config, cfg)
+            progress.send({"run_dir": str(folder)})
+            out, metrics = folder / folders.WEIGHTS, folder / folders.METRICS
+        out = out or Path("weights.npz")
+        _check_outputs(out, metrics, config)
+        how = {"config": cfg}
     with contextlib.ExitStack() as claims:
         # Held for the whole run: a second train into the same file is refused now, not
         # left to report a file that holds the other run (io/atomic.py, claim).
         claims.enter_context(claim(out, "weights file"))
         if metrics is not None:
             claims.enter_context(claim(metrics, "metrics file"))
-        _train(api, cfg, data_dir, quiet, out, metrics, folder, about, as_json, progress)
+        run = _train(how, out, metrics, as_json, data_dir, quiet, folder, about, progress)
+    _report(run, out, metrics, about, as_json, quiet)
 
 
 def _train(
-    api: Any,
-    cfg: Any,
-    data_dir: Path | None,
-    quiet: bool,
+    how: dict[str, Any],
     out: Path,
     metrics: Path | None,
+    as_json: bool,
+    data_dir: Path | None,
+    quiet: bool,
     folder: Path | None,
     run_info: dict[str, Any],
-    as_json: bool,
     progress: _Progress,
-) -> None:
-    """Train, write the weights, then the metrics and (with --run-dir) the summary, report.
-    run_info: the run folder's name, path, base config and settings (with --run-dir)."""
+) -> Any:
+    """api.train(**how), then the weights file and the metrics; after an interrupt, the last
+    finished epoch's (see _save_interrupted); after a divergence, the metrics alone. With a run
+    folder, its summary.json says how the run ended (run_info: the folder's name, path, base
+    config and settings)."""
+    from gdcli import api
+
     try:
-        run = api.train(cfg, data_dir=data_dir, quiet=quiet, on_epoch=progress.on_epoch(cfg))
+        epochs = how["config"].epochs if "config" in how else how["epochs"]
+        run = api.train(data_dir=data_dir, quiet=quiet, on_epoch=progress.on_epoch(epochs),
+                        **_without_none(how))  # fmt: skip
     except api.Diverged as exc:
         if folder is not None:
             _write_summary(folder, {"status": "diverged", **exc.run.summary, "weights": None,
@@ -385,39 +447,66 @@ def _train(
         if as_json:
             print_json({"status": "diverged", **exc.run.summary, "weights": None, **run_info})
         raise
-    except (GdcliError, Interrupted) as exc:
-        if folder is not None:  # the folder says how its run ended
-            status = "failed" if isinstance(exc, GdcliError) else "interrupted"
+    except Interrupted as exc:
+        try:
+            _save_interrupted(exc, out, metrics, as_json)
+        finally:
+            if folder is not None:  # the folder says how its run ended
+                kept = getattr(getattr(exc, "run", None), "summary", {})
+                with contextlib.suppress(GdcliError, OSError, Interrupted):
+                    _write_summary(folder, {"status": "interrupted", **kept,
+                                            "error": exc.message, **run_info})  # fmt: skip
+        raise
+    except GdcliError as exc:
+        if folder is not None:
             with contextlib.suppress(GdcliError, OSError):
-                _write_summary(folder, {"status": status, "error": exc.message, **run_info})
+                _write_summary(folder, {"status": "failed", "error": exc.message, **run_info})
         raise
     # The weights first: whatever fails after them (the metrics file, stdout) loses nothing.
     _write(out, run.save)
     if metrics is not None:
+        # a resumed run's history starts at epoch 1: the file holds every epoch once
         lines = _metrics_lines(run.history)
         _write(metrics, write_text, lines, hint=f"the weights were written to {out}")
-    summary = run.summary
     if folder is not None:
-        _write_summary(folder, {"status": "ok", **summary, "weights": str(out), **run_info})
+        _write_summary(folder, {"status": "ok", **run.summary, "weights": str(out), **run_info})
+    return run
+
+
+def _report(
+    run: Any, out: Path, metrics: Path | None, run_info: dict[str, Any], as_json: bool, quiet: bool
+) -> None:
+    """The summary: JSON on stdout; or the table on stdout and what was written on stderr."""
+    summary, cfg = run.summary, run.config
     if as_json:
         print_json({"status": "ok", **summary, "weights": str(out), **run_info})
         return
     err = stderr_console(quiet)
     err.print(f"trained {summary['epochs']} epochs at alpha {cfg.alpha:g} in "
               f"{summary['seconds']:.2f}s", markup=False, highlight=False)  # fmt: skip
-    for path in (out, metrics):
-        if path is not None:
-            wrote(err, path)
-    print_table(
-        f"after {summary['epochs']} epochs",
-        ["", "error", "accuracy"],
-        [
-            ["train", fmt_value(summary["train_error"]),
-             fmt_value(summary["train_accuracy"], pct=True)],
-            ["test", fmt_value(summary["test_error"]),
-             fmt_value(summary["test_accuracy"], pct=True)],
-        ],
-    )  # fmt: skip
+    kept = summary["weights_epoch"]
+    which = "" if kept == summary["epochs"] else f" (epoch {kept}, the best validation accuracy)"
+    wrote(err, f"{out}{which}")
+    if metrics is not None:
+        wrote(err, metrics)
+    print_table(f"after {summary['epochs']} epochs", ["", "error", "accuracy"],
+                _summary_rows(summary))  # fmt: skip
+    for line in _stopping_lines(summary, cfg):
+        stdout.print(line)
+
+
+def _run_folder_of(weights: Path) -> tuple[Path | None, dict[str, Any]]:
+    """The run folder `weights` is the weights file of (made by --run-dir), and what its
+    summary says of it; (None, {}) for any other file."""
+    folder = weights.parent
+    summary = folder / folders.SUMMARY
+    if weights.name != folders.WEIGHTS or not summary.is_file():
+        return None, {}
+    try:
+        known = json.loads(summary.read_text())
+    except (OSError, ValueError):
+        return None, {}
+    return folder, {k: known[k] for k in ("name", "run_dir", "base", "settings") if k in known}
 
 
 def _new_run_folder(run_dir: Path, config: str | None, cfg: Any) -> tuple[Path, dict[str, Any]]:
@@ -464,12 +553,12 @@ class _Progress:
         except OSError:  # not open, or the reader went away
             self.fd = None
 
-    def on_epoch(self, cfg: Any) -> Callable[[dict[str, Any]], None] | None:
+    def on_epoch(self, epochs: int | None) -> Callable[[dict[str, Any]], None] | None:
         if self.fd is None:
             return None
 
         def send_epoch(record: dict[str, Any]) -> None:
-            line = {"epoch": record["epoch"], "epochs": cfg.epochs}
+            line = {"epoch": record["epoch"], "epochs": epochs}
             for k in ("test_accuracy", "val_accuracy"):
                 if record.get(k) is not None:
                     line[k] = record[k]
@@ -478,14 +567,97 @@ class _Progress:
         return send_epoch
 
 
-def _check_outputs(out: Path, metrics: Path | None, config: Path | None) -> None:
-    """Every output path can be written and is none of the inputs: checked before the data
-    loads and training starts."""
+def _without_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def _save_interrupted(exc: Interrupted, out: Path, metrics: Path | None, as_json: bool) -> None:
+    """Ctrl-C or SIGTERM during training: write the run as it stood at the end of its last
+    finished epoch (exc.run) to `out` and `metrics`, atomically, and say so in exc. A second
+    signal meanwhile stops at once: the file being written is left as it was before."""
+    run = getattr(exc, "run", None)
+    if run is None:
+        return  # no epoch finished: nothing to keep
+    epoch, total = run.summary["interrupted_at"], run.config.epochs
+    written: list[str] = []
+    try:
+        _write(out, run.save)
+        written.append(str(out))
+        if metrics is not None:
+            _write(metrics, write_text, _metrics_lines(run.history))
+            written.append(str(metrics))
+    except Interrupted as again:
+        where = f"{written[0]} holds epoch {epoch}; " if written else ""
+        pending = metrics if written else out
+        again.detail = (
+            f"again while the run of epoch {epoch} of {total} was written: stopped at once; "
+            f"{where}{pending} is as it was before"
+        )
+        raise again from None
+    exc.detail = (
+        f"after epoch {epoch} of {total}: its weights and history were written to "
+        f"{' and '.join(written)}"
+    )
+    exc.hint = f"`gdcli train --resume {out}` continues it"
+    if as_json:
+        print_json({"status": "interrupted", **run.summary, "weights": str(out)})
+
+
+def _check_resume_options(config: str | None, given: dict[str, Any]) -> None:
+    """With --resume, only --epochs and the output options: anything else would change the
+    run, which continues with its own configuration."""
+    changed = [f"--{k.replace('_', '-')}" for k, v in given.items() if v is not None]
+    changed = [name for name in changed if name != "--epochs"]
+    if config is not None:
+        changed.insert(0, "--config")
+    if changed:
+        raise UsageError(
+            f"--resume continues the run as it was configured; {changed[0]} would change it",
+            hint="only --epochs, --out, --metrics, --data-dir, --json and --quiet go with --resume",
+        )
+
+
+def _stopping_lines(summary: dict[str, Any], cfg: Any) -> list[str]:
+    """What the summary says beyond the table: where the best epoch was, and an early stop."""
+    lines = []
+    best = summary.get("best_epoch")
+    if summary.get("stopped_early"):
+        lines.append(
+            f"stopped early after epoch {summary['epochs']}: no better validation accuracy in "
+            f"{cfg.early_stop} tested epochs"
+        )
+    if best is not None:
+        lines.append(
+            f"best validation accuracy {100 * summary['best_val_accuracy']:.2f}% at epoch {best}"
+        )
+    return lines
+
+
+def _summary_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """The summary table: the train row is the book's running figure (each image's prediction
+    just before its own step), which `gdcli evaluate --split train` (the final weights on the
+    same images) does not repeat; the validation row only for a run with validation images."""
+    rows = [["train (during the epoch)", "train"]]
+    if summary.get("val_accuracy") is not None:
+        rows.append(["validation", "val"])
+    rows.append(["test", "test"])
+    return [
+        [label, fmt_value(summary[f"{name}_error"]),
+         fmt_value(summary[f"{name}_accuracy"], pct=True)]
+        for label, name in rows
+    ]  # fmt: skip
+
+
+def _check_outputs(
+    out: Path, metrics: Path | None, config: Any, resume: Path | None = None
+) -> None:
+    """Every output path can be written and is none of the inputs (the resumed file may be
+    written back): checked before the data loads and training starts."""
     check_writable(out, "--out", [("the --config file", config)])
     if metrics is not None:
-        check_writable(
-            metrics, "--metrics", [("the --out file", out), ("the --config file", config)]
-        )
+        inputs = [("the --out file", out), ("the --config file", config),
+                  ("the --resume file", resume)]  # fmt: skip
+        check_writable(metrics, "--metrics", inputs)
 
 
 def _parse_alpha(text: str | None) -> float | None:

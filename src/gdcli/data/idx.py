@@ -57,11 +57,24 @@ def parse_header(head: bytes, name: str) -> tuple[np.dtype, tuple[int, ...], int
     return np.dtype(DTYPES[code]), shape, 4 + 4 * ndim
 
 
-def read_idx(path: Path, count: int | None = None) -> np.ndarray:
+def records(path: Path) -> int:
+    """How many records (images, labels) an IDX file holds, from its header."""
+    path = Path(path)
+    try:
+        with _open(path) as f:
+            return parse_header(f.read(4 + 4 * 3), path.name)[1][0]
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise IdxError(f"{path.name}: corrupt or truncated gzip ({exc})") from exc
+    except OSError as exc:
+        raise IdxError(f"{path.name}: cannot read ({exc.strerror or exc})") from exc
+
+
+def read_idx(path: Path, count: int | None = None, start: int = 0) -> np.ndarray:
     """Read an IDX file (gzip'd or raw) as an array of its own dtype and shape.
 
-    count: read only the first `count` records (along the first axis); the rest of a gzip'd file
-    is not decompressed. The dimensions are checked against the file's content size either way.
+    count: read only `count` records (along the first axis) from record `start` (negative:
+    counted from the end, as a Python index); the rest of a gzip'd file is not decompressed.
+    The dimensions are checked against the file's content size either way.
     """
     path = Path(path)
     try:
@@ -75,8 +88,9 @@ def read_idx(path: Path, count: int | None = None) -> np.ndarray:
                     f"{path.name}: the header says {shape} ({expected} bytes) "
                     f"but the content is {actual} bytes"
                 )
-            n = shape[0] if count is None else min(count, shape[0])
-            f.seek(header_len)
+            first = max(0, shape[0] + start) if start < 0 else min(start, shape[0])
+            n = shape[0] - first if count is None else min(count, shape[0] - first)
+            f.seek(header_len + first * record)
             data = f.read(n * record)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise IdxError(f"{path.name}: corrupt or truncated gzip ({exc})") from exc

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gdcli.data.idx import read_idx
+from gdcli.data.idx import read_idx, records
 from gdcli.data.registry import N_CLASSES, N_PIXELS, Dataset, local_copy
 from gdcli.errors import GdcliError, UsageError, key
 
@@ -29,19 +29,21 @@ def dataset_paths(dataset: Dataset, data_dir: Path, split: str) -> tuple[Path, P
 
 
 def load_split(
-    dataset: Dataset, data_dir: Path, split: str, n: int | None = None
+    dataset: Dataset, data_dir: Path, split: str, n: int | None = None, start: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The first `n` images of `split` ("train" or "test"), all of them if n is None.
+    """`n` images of `split` ("train" or "test") from image `start` (the first by default;
+    negative: counted from the end, -n for the last n), all of them if n is None.
 
     Returns images, float64 of shape (n, 784) with values in [0, 1] (pixel / 255, as the book),
     and labels, int64 of shape (n,) with values 0..9.
     """
     images_path, labels_path = dataset_paths(dataset, data_dir, split)
-    images = read_idx(images_path, n)
-    labels = read_idx(labels_path, n)
+    images = read_idx(images_path, n, start)
+    labels = read_idx(labels_path, n, start)
     if n is not None and len(images) < n:
+        what = key("n_train") if start == 0 else key("val")
         raise UsageError(
-            f"{key('n_train')} {n} is more than the {len(images)} {split} images of {dataset.name}"
+            f"{what} {n} is more than the {len(images)} {split} images of {dataset.name}"
         )
     if images.shape[1:] != (28, 28):
         raise GdcliError(f"{images_path.name}: images of shape {images.shape[1:]}, not 28x28")
@@ -49,6 +51,11 @@ def load_split(
         raise GdcliError(f"{labels_path.name} holds {len(labels)} labels for {len(images)} images")
     flat = images.reshape(len(images), N_PIXELS) / 255
     return flat, labels.astype(np.int64)
+
+
+def split_size(dataset: Dataset, data_dir: Path, split: str) -> int:
+    """How many images `split` of `dataset` holds (its images file's header)."""
+    return records(dataset_paths(dataset, data_dir, split)[0])
 
 
 def one_hot(labels: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:

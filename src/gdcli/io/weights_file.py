@@ -5,8 +5,15 @@ Format 2 (gdcli 0.2), a zip of .npy members, deflated:
     weights_<i>   (n_in, n_out) float64    layer i's weights, i = 0 for the input layer
     bias_<i>      (n_out,) float64         layer i's bias, when it has one
     snapshot_<i>  (n_snap, n_in, n_out) float32   layer i's weights at meta["snapshot_epochs"]
+    resume_weights_<i>, resume_bias_<i>    the weights a resume continues from, when they are
+                                           not weights_<i> (keep = best: the last epoch's)
     meta          0-d unicode string       JSON: format, layers, loss, history, snapshot_epochs,
-                                           gdcli_version, config, metrics, dataset
+                                           gdcli_version, config, metrics, dataset, resume
+
+meta.resume (gdcli 0.3; null after a divergence) is where the run stands, for `gdcli train
+--resume`: epoch, engine, rng (numpy's RandomState.get_state(): keys, pos, has_gauss,
+cached_gaussian), untrained_error, seconds, best_epoch, best_val_accuracy, stale. Older readers
+ignore it and the resume_* members.
 
 Format 1 (gdcli 0.1): `weights` (784, 10), `bias` (10,) when used, `meta` (JSON with
 config.activation and config.loss); it loads as a one-layer network without history.
@@ -53,7 +60,7 @@ MAX_LAYERS = sizes.MAX_LAYERS
 LOSSES = ("mse", "softmax")
 READ_CHUNK = 16 << 20  # bytes decompressed at a time
 HISTORY_NUMBERS = ("alpha", "train_error", "train_accuracy", "test_error", "test_accuracy",
-                   "seconds")  # fmt: skip
+                   "val_error", "val_accuracy", "seconds")  # fmt: skip
 # meta keys that describe the file's structure: kept out of WeightsFile.meta on reading
 STRUCTURE = ("layers", "loss", "history", "snapshot_epochs")
 
@@ -65,7 +72,7 @@ class WeightsFile:
     meta: gdcli_version, config (the TrainConfig as a dict), metrics (summary), dataset
     {name, sha256}; on reading also "format" (1 or 2).
     history: one dict per epoch (epoch, alpha, train_error, train_accuracy, test_error,
-    test_accuracy, seconds); [] when the file has none.
+    test_accuracy, val_error, val_accuracy, seconds); [] when the file has none.
     snapshots: epoch -> each layer's weights (n_in, n_out) at the end of that epoch (0: before
     training), float32; {} when the file has none.
     """
@@ -74,6 +81,8 @@ class WeightsFile:
     meta: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     snapshots: Mapping[int, list[np.ndarray]] = field(default_factory=dict)
+    # the weights and biases a resume continues from, when they are not the network's
+    resume_layers: list[tuple[np.ndarray, np.ndarray | None]] | None = None
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -89,8 +98,82 @@ def from_training(cfg: TrainConfig, result: TrainResult) -> WeightsFile:
         "metrics": result.summary(cfg),
         "dataset": {"name": ds.name, "sha256": {f.name: f.sha256 for f in ds.files}},
     }
+    progress = result.progress
+    meta["resume"] = None if progress is None else progress_json(progress)
+    resume_layers = None
+    if progress is not None and any(
+        w is not layer.weights
+        for (w, _), layer in zip(progress.layers, result.network.layers, strict=True)
+    ):
+        resume_layers = progress.layers
     history = [m.to_json() for m in result.history]
-    return WeightsFile(result.network, meta, history, result.snapshots)
+    return WeightsFile(result.network, meta, history, result.snapshots, resume_layers)
+
+
+def progress_json(p: Any) -> dict[str, Any]:
+    """A train.Progress as meta.resume (its layers are the file's arrays)."""
+    _, keys, pos, has_gauss, cached = p.rng_state
+    return {
+        "epoch": p.epoch,
+        "engine": p.engine,
+        "rng": {
+            "keys": [int(k) for k in keys],
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+        "untrained_error": p.untrained_error,
+        "seconds": p.seconds,
+        "best_epoch": p.best_epoch,
+        "best_val_accuracy": p.best_val_accuracy,
+        "stale": p.stale,
+    }
+
+
+def read_progress(wf: WeightsFile, path: Path) -> Any:
+    """The train.Progress meta.resume and the resume_* arrays describe; GdcliError naming the
+    file when they are not well-formed (the caller says why a file has none)."""
+    from gdcli.nn.train import Progress
+
+    r = wf.meta.get("resume")
+    try:
+        _expect("meta.resume", isinstance(r, dict), "an object", r)
+        epoch, rng = r.get("epoch"), r.get("rng")
+        _expect("meta.resume.epoch", _is_int(epoch) and epoch >= 1, "a whole number >= 1", epoch)
+        _expect("meta.resume.engine", r.get("engine") in ("reference", "blocked", "gram"),
+                "an engine's name", r.get("engine"))  # fmt: skip
+        _expect("meta.resume.rng", isinstance(rng, dict), "an object", rng)
+        keys = rng.get("keys")
+        ok = isinstance(keys, list) and len(keys) == 624
+        ok = ok and all(_is_int(k) and 0 <= k < 2**32 for k in keys)
+        _expect("meta.resume.rng.keys", ok, "624 whole numbers in [0, 2**32)", "...")
+        pos, has_gauss, cached = rng.get("pos"), rng.get("has_gauss"), rng.get("cached_gaussian")
+        _expect("meta.resume.rng.pos", _is_int(pos) and 0 <= pos <= 624, "in [0, 624]", pos)
+        _expect("meta.resume.rng.has_gauss", has_gauss in (0, 1), "0 or 1", has_gauss)
+        _expect("meta.resume.rng.cached_gaussian", _is_number(cached), "a number", cached)
+        for name in ("untrained_error", "seconds", "best_val_accuracy"):
+            v = r.get(name)
+            _expect(f"meta.resume.{name}", v is None or _is_number(v), "a number or null", v)
+        best, stale = r.get("best_epoch"), r.get("stale", 0)
+        ok = best is None or (_is_int(best) and 1 <= best <= epoch)
+        _expect("meta.resume.best_epoch", ok, f"null or an epoch in 1-{epoch}", best)
+        _expect("meta.resume.stale", _is_int(stale) and stale >= 0, "a whole number >= 0", stale)
+        if len(wf.history) < epoch or wf.history[epoch - 1].get("epoch") != epoch:
+            raise _Bad(f"meta.history does not hold the {epoch} epochs meta.resume names")
+    except _Bad as exc:
+        raise GdcliError(f"{path}: {exc}") from None
+    net = [(layer.weights, layer.bias) for layer in wf.network.layers]
+    layers = wf.resume_layers or net
+    state = ("MT19937", np.array(keys, dtype=np.uint32), pos, has_gauss, float(cached))
+    untrained = r.get("untrained_error")
+    best_layers = None
+    if wf.meta.get("config", {}).get("keep") == "best" and best is not None:
+        best_layers = layers if best == epoch else net
+    return Progress(
+        epoch, [(w.copy(), None if b is None else b.copy()) for w, b in layers], state,
+        r["engine"], math.inf if untrained is None else float(untrained),
+        float(r.get("seconds") or 0.0), best, r.get("best_val_accuracy"), best_layers, stale,
+    )  # fmt: skip
 
 
 def save(path: Path, wf: WeightsFile) -> None:
@@ -101,6 +184,10 @@ def save(path: Path, wf: WeightsFile) -> None:
         arrays[f"weights_{i}"] = np.asarray(layer.weights, dtype=np.float64)
         if layer.bias is not None:
             arrays[f"bias_{i}"] = np.asarray(layer.bias, dtype=np.float64)
+    for i, (w, b) in enumerate(wf.resume_layers or []):
+        arrays[f"resume_weights_{i}"] = np.asarray(w, dtype=np.float64)
+        if b is not None:
+            arrays[f"resume_bias_{i}"] = np.asarray(b, dtype=np.float64)
     epochs = sorted(wf.snapshots)
     for i, layer in enumerate(layers):
         if epochs:
@@ -180,7 +267,9 @@ def _read(zf: zipfile.ZipFile) -> WeightsFile:
 def _members(zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     """name (without .npy) -> zip entry, for the members gdcli reads; sizes checked."""
     out: dict[str, zipfile.ZipInfo] = {}
-    wanted = re.compile(r"(weights|bias|meta|(weights|bias|snapshot)_\d{1,2})")
+    wanted = re.compile(
+        r"(weights|bias|meta|(weights|bias|snapshot|resume_weights|resume_bias)_\d{1,2})"
+    )
     for info in zf.infolist():
         name = info.filename.removesuffix(".npy")
         if not wanted.fullmatch(name):
@@ -328,7 +417,33 @@ def _read_format_2(
     history = _check_history(meta.get("history", []))
     snapshots = _read_snapshots(zf, members, meta.get("snapshot_epochs", []), net)
     rest = {k: v for k, v in meta.items() if k not in STRUCTURE}
-    return WeightsFile(net, rest, history, snapshots)
+    return WeightsFile(net, rest, history, snapshots, _read_resume_layers(zf, members, net))
+
+
+def _read_resume_layers(
+    zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], net: Network
+) -> list[tuple[np.ndarray, np.ndarray | None]] | None:
+    """The resume_* arrays, each the shape of its layer's, or None when there are none."""
+    if "resume_weights_0" not in members:
+        return None
+    out = []
+    for i, layer in enumerate(net.layers):
+        if f"resume_weights_{i}" not in members:
+            raise _Bad(f"holds resume weights for some layers but not for layer {i}")
+        w = _read_floats(zf, members[f"resume_weights_{i}"], 2)
+        b = None
+        if f"resume_bias_{i}" in members:
+            b = _read_floats(zf, members[f"resume_bias_{i}"], 1)
+        if (
+            w.shape != layer.weights.shape
+            or (b is None) != (layer.bias is None)
+            or (
+                b is not None and b.shape != layer.bias.shape  # type: ignore[union-attr]
+            )
+        ):
+            raise _Bad(f"resume_weights_{i} or resume_bias_{i} does not have layer {i}'s shape")
+        out.append((w, b))
+    return out
 
 
 def _read_snapshots(
@@ -512,8 +627,8 @@ def _check_common_meta(meta: dict[str, Any]) -> None:
     metrics = meta.get("metrics", {})
     _expect("meta.metrics", isinstance(metrics, dict), "an object", metrics)
     for key, value in metrics.items():
-        ok = value is None or _is_number(value) or isinstance(value, str)
-        _expect(f"meta.metrics.{key}", ok, "a number, a string or null", value)
+        ok = value is None or isinstance(value, (int, float, str, bool))  # bool: stopped_early
+        _expect(f"meta.metrics.{key}", ok, "a number, a string, true, false or null", value)
     ds = meta.get("dataset", {})
     _expect("meta.dataset", isinstance(ds, dict), "an object", ds)
     _expect("meta.dataset.name", isinstance(ds.get("name", ""), str), "a string", ds.get("name"))

@@ -24,7 +24,8 @@ FORMATS = ("png", "svg")
 # One colour per run, in order (matplotlib's tab10); the report's run headings use them too.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip
-METRIC_KEYS = ("train_error", "train_accuracy", "test_error", "test_accuracy")
+METRIC_KEYS = ("train_error", "train_accuracy", "test_error", "test_accuracy", "val_error",
+               "val_accuracy")  # fmt: skip
 METRICS_HINT = "expected one JSON object per line, as `gdcli train --metrics FILE` writes them"
 
 

@@ -585,7 +585,11 @@ def _results(run: Run) -> dict[str, tuple[float | None, str]]:
     def num(v: Any) -> tuple[float | None, str]:
         return (v, f"{v:.4f}") if isinstance(v, (int, float)) else (None, MISSING)
 
+    validation = {}
+    if final_test.get("val_accuracy") is not None:
+        validation = {"validation accuracy": pct(final_test.get("val_accuracy"))}
     return {
+        **validation,
         "test accuracy": pct(final_test.get("test_accuracy")),
         "test error": num(final_test.get("test_error")),
         "train accuracy": pct(last.get("train_accuracy")),
@@ -604,7 +608,9 @@ def _results_table(runs: list[Run], heads: list[str]) -> str:
     results = [_results(r) for r in runs]
     lower_is_better = {"train error", "test error"}
     rows = []
-    for name in results[0]:
+    names = list(dict.fromkeys(name for res in results for name in res))  # some have validation
+    results = [{name: res.get(name, (None, MISSING)) for name in names} for res in results]
+    for name in names:
         values = [res[name][0] for res in results]
         ranked = [v for v in values if v is not None]
         best = None
