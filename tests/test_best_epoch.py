@@ -87,7 +87,7 @@ def test_the_cli_says_where_the_best_was_and_that_it_stopped_early(tmp_path, syn
     best, last = run.summary["best_epoch"], run.summary["epochs"]
     assert f"stopped early after epoch {last}: no better validation accuracy in 3" in result.stdout
     assert f"at epoch {best}" in result.stdout
-    assert f"weights (epoch {best}, the best validation accuracy) written to" in result.stdout
+    assert f"wrote weights.npz (epoch {best}, the best validation accuracy)" in result.stderr
     assert len(run.history) == last and run.summary["weights_epoch"] == best
     summary = json.loads(run_cli(*args, "--json", "-q", cwd=tmp_path).stdout)
     assert summary["stopped_early"] is True and summary["best_epoch"] == best

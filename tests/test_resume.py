@@ -125,9 +125,9 @@ def test_a_real_interrupt_then_resume_appends_the_metrics_once(tmp_path, synthet
     total = str(epoch + 3)
     data = ["--data-dir", str(synthetic_data_dir)]
     result = run_cli("train", "--resume", "weights.npz", "--epochs", total, "--metrics",
-                     "m.jsonl", *data, "-q", cwd=tmp_path)  # fmt: skip
+                     "m.jsonl", *data, cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "weights written to weights.npz" in result.stdout
+    assert "wrote weights.npz\n" in result.stderr  # written back to the file it resumed
     result = run_cli("train", *args, "--epochs", total, "--metrics", "whole.jsonl", "--out",
                      "whole.npz", "-q", cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr

@@ -37,6 +37,23 @@ def train(tmp_path: Path, data: Path, *args: str) -> subprocess.CompletedProcess
 # ---------------------------------------------------------------------------- run folders
 
 
+def test_a_run_folder_resumed_keeps_its_metrics_and_summary(tmp_path, synthetic_data_dir):
+    first = train(tmp_path, synthetic_data_dir, "--n-train", "100", "--val", "20", "--run-dir",
+                  "runs")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    folder = next((tmp_path / "runs").iterdir())
+    result = run_cli("train", "--resume", str(folder / "weights.npz"), "--epochs", "3",
+                     "--data-dir", str(synthetic_data_dir), "--quiet", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["epochs"] == 3 and summary["name"] == folder.name
+    assert summary["settings"] == {"epochs": 2, "n_train": 100, "val": 20}  # as it was named
+    assert len((folder / "metrics.jsonl").read_text().splitlines()) == 3
+    both = run_cli("train", "--resume", str(folder / "weights.npz"), "--run-dir", "runs",
+                   cwd=tmp_path)  # fmt: skip
+    assert_one_line_error(both, 2, "--resume cannot go with it")
+
+
 def test_run_dir_holds_the_run_and_its_config_loads_back(tmp_path, synthetic_data_dir):
     result = train(tmp_path, synthetic_data_dir, "--alpha", "0.001", "--run-dir", "runs",
                    "--json")  # fmt: skip
