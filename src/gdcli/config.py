@@ -203,7 +203,7 @@ def _validate_conv(cfg: TrainConfig) -> None:
     if parsed is None:
         raise UsageError(
             f"{key('conv')} must be KxS, K kernels of SxS pixels (e.g. 16x3), "
-            f"got {shorten(cfg.conv)!r}"
+            f"got {shorten(cfg.conv)}"
         )
     kernels, size = parsed
     if kernels < 1:

@@ -28,11 +28,14 @@ from gdcli.errors import GdcliError, UsageError
 from gdcli.io.atomic import write_text
 
 
-def key_option(key: str, help: str, metavar: str | None = None, flag: str | None = None) -> Any:
+def key_option(
+    key: str, help: str, metavar: str | None = None, flag: str | None = None, **kwargs: Any
+) -> Any:
     """The option that sets config key `key` (--key-name, or `flag` such as "--bias/--no-bias");
-    its help shows the key's default from config.DEFAULTS, the one place defaults live."""
+    its help shows the key's default from config.DEFAULTS, the one place defaults live.
+    kwargs: typer's (rich_help_panel=...)."""
     name = flag or f"--{key.replace('_', '-')}"
-    return option(name, help=help, default=getattr(DEFAULTS, key), metavar=metavar)
+    return option(name, help=help, default=getattr(DEFAULTS, key), metavar=metavar, **kwargs)
 
 
 def _metrics_lines(history: list[dict[str, Any]], diverged_at: int | None = None) -> str:
@@ -169,6 +172,25 @@ def train_cmd(
     errata: Annotated[
         str | None,
         key_option("errata", "The book's errata to reproduce, e.g. relu2deriv.", "NAMES"),
+    ] = None,
+    conv: Annotated[
+        str | None,
+        key_option(
+            "conv",
+            "A convolutional first layer: K kernels of SxS pixels, e.g. 16x3 (stride 1, no "
+            "padding).",
+            "KxS",
+            rich_help_panel="Network",
+        ),
+    ] = None,
+    pool: Annotated[
+        int | None,
+        key_option(
+            "pool",
+            "Max pooling of the conv layer's maps, PxP windows (1: none).",
+            "P",
+            rich_help_panel="Network",
+        ),
     ] = None,
     out: Annotated[
         Path, option("--out", help="Weights file to write.", default="weights.npz", metavar="FILE")
