@@ -21,6 +21,7 @@ over every image and position: the book's flattened_input.T.dot(l1d_reshape).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,8 +61,44 @@ class Conv:
         book's expanded_input reshaped to flattened_input, the same numbers."""
         n, k, s = len(x), self.kernel, self.span
         images = x.reshape(n, self.side, self.side)
-        windows = np.lib.stride_tricks.sliding_window_view(images, (k, k), axis=(1, 2))
-        return np.ascontiguousarray(windows[:, :s, :s]).reshape(n * s * s, k * k)
+        out = np.empty((n, s, s, k * k), dtype=x.dtype)
+        for i in range(k):  # a pixel offset at a time: k * k strided copies
+            for j in range(k):
+                out[..., i * k + j] = images[:, i : i + s, j : j + s]
+        return out.reshape(n * s * s, k * k)
+
+    def activations(
+        self,
+        x: np.ndarray,
+        kernels: np.ndarray,
+        bias: np.ndarray | None,
+        f: Callable[[np.ndarray], np.ndarray],
+    ) -> np.ndarray:
+        """The layer's output f(sums), pooled, for images x (n, side * side): (n, units).
+
+        A patch of zeros (most of an MNIST image's) sums to the bias alone (0 without), so
+        its activation is f(bias) without a product: only the patches holding a nonzero
+        pixel are multiplied, their sums and f computed as for every patch. Max pooling of
+        f(sums) is f of the pooled sums, f being nondecreasing.
+        """
+        n, k, s = len(x), self.kernel, self.span
+        images = x.reshape(n, self.side, self.side)
+        lit = np.zeros((n, s, s), dtype=bool)  # the positions whose patch has a nonzero pixel
+        for i in range(k):
+            for j in range(k):
+                lit |= images[:, i : i + s, j : j + s] != 0
+        where = np.flatnonzero(lit)
+        # each lit patch's pixels gathered from the flat images: image, row, column + offset
+        img, pos = np.divmod(where, s * s)
+        base = img * self.pixels + (pos // s) * self.side + pos % s
+        offsets = (np.arange(k)[:, None] * self.side + np.arange(k)).ravel()
+        sums = np.dot(x.reshape(-1)[base[:, None] + offsets], kernels)
+        if bias is not None:
+            sums += bias
+        out = np.empty((n * s * s, kernels.shape[1]))
+        out[:] = f(np.zeros(kernels.shape[1]) if bias is None else bias.copy())
+        out[where] = f(sums)
+        return self.pool_sums(out, n)[0]
 
     def feature_sums(self, patches: np.ndarray, kernels: np.ndarray) -> np.ndarray:
         """Every kernel at every position, (n * positions, K): patches @ kernels."""

@@ -173,6 +173,10 @@ class Layer:
 
     def forward(self, x: np.ndarray, dot: Dot = np.matmul, exp: Exp = np.exp) -> np.ndarray:
         """The layer's output f(h): x (..., n_in) -> (..., n_out)."""
+        if self.conv is not None and x.ndim == 2:
+            return self.conv.activations(
+                x, self.weights, self.bias, lambda h: activate(self.activation, h, exp)
+            )
         return activate(self.activation, self.sums(x, dot), exp)
 
 
