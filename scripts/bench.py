@@ -13,6 +13,9 @@ images (a few epochs; the book's loop there is timed on one epoch).
 (gdcli/book/listings.py), --hidden-epochs epochs of each: ms per epoch, the ratio, and the max
 abs difference of every layer's weights.
 
+--conv N: chapter 10 end to end, the listing (its per-image test after every iteration) timed
+on its first N iterations against gdcli's whole run, and every printed line compared.
+
 --end-to-end ch8 (or all): the whole run as a reader makes it: the book's listing with the test
 it runs every 10 iterations (one image at a time, as the notebook), against `gdcli train
 --config configs/book-ch8.toml` as a command (a new process: start-up, reading the data, the
@@ -56,6 +59,7 @@ LISTINGS = {
     ),
     "book-ch8-batch": book_listings.ch8_batch,
     "book-ch9": book_listings.ch9,
+    "book-ch10": book_listings.ch10,
 }
 
 
@@ -170,6 +174,40 @@ def end_to_end(name: str, data: TrainData, data_dir: Path) -> None:
     )
 
 
+def conv_end_to_end(data: TrainData, data_dir: Path, iterations: int) -> None:
+    """Chapter 10: the listing's first `iterations` iterations with its per-image test after
+    each (its 300 take about 48 minutes), against gdcli's whole run as a command, seconds per
+    iteration (the listing's timed, gdcli's the run's total over 300: start-up, data and the
+    weights file included); then whether every line the book printed matches."""
+    y, test_y = one_hot(data.labels_train), one_hot(data.labels_test)
+    per: list[float] = []
+
+    def book_test(j: int, kernels: np.ndarray, w12: np.ndarray) -> None:
+        book_listings.ch10_test(data.x_test, test_y, kernels, w12)
+        per.append(time.perf_counter())
+
+    start = time.perf_counter()
+    book_listings.ch10(data.x_train, y, iterations, after=book_test)
+    book_s = (time.perf_counter() - start) / iterations
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "gdcli", "train", "--config",
+                   str(ROOT / "configs" / "book-ch10.toml"), "--data-dir", str(data_dir),
+                   "--metrics", "m.jsonl", "--quiet"]  # fmt: skip
+        start = time.perf_counter()
+        subprocess.run(command, cwd=tmp, check=True, stdout=subprocess.DEVNULL)
+        gdcli_s = (time.perf_counter() - start) / 300
+        lines = (Path(tmp) / "m.jsonl").read_text().splitlines()
+    history = [EpochMetrics(**json.loads(line)) for line in lines]
+    ours = {m.epoch - 1: figures(log_line(m.to_json())) for m in history}
+    printed = [figures(line) for line in book_listings.PRINTED["book-ch10"].splitlines()]
+    same = sum({k: ours[int(p["I"])].get(k) for k in p} == p for p in printed)
+    print(f"\nchapter 10, seconds per iteration with its test (the listing: its first "
+          f"{iterations} iterations)")  # fmt: skip
+    print(f"{'listing':>10}{'gdcli':>10}{'speed-up':>10}{'lines as book':>16}")
+    print(f"{book_s:>10.2f}{gdcli_s:>10.3f}{book_s / gdcli_s:>10.1f}"
+          f"{f'{same}/{len(printed)}':>16}")  # fmt: skip
+
+
 def blas_threads() -> str:
     try:
         from threadpoolctl import threadpool_info
@@ -187,6 +225,13 @@ def main() -> None:
     parser.add_argument("--hidden", action="store_true", help="the chapter 8 and 9 configs")
     parser.add_argument("--hidden-epochs", type=int, default=5)
     parser.add_argument("--end-to-end", choices=["ch8", "all"], default=None)
+    parser.add_argument(
+        "--conv",
+        type=int,
+        default=0,
+        metavar="N",
+        help="chapter 10 end to end, the listing timed on N iterations",
+    )
     args = parser.parse_args()
     ds = DATASETS["mnist"]
     folder = resolve_data_dir(args.data_dir)
@@ -202,11 +247,14 @@ def main() -> None:
         hidden_layers(data, args.hidden_epochs)
     if args.end_to_end:
         names = ["book-ch8"] if args.end_to_end == "ch8" else list(book_listings.PRINTED)
+        names = [n for n in names if n != "book-ch10"]  # --conv: its listing takes 48 minutes
         print("\nend to end: the book's listing with its tests, and `gdcli train --config`")
         print(f"{'config':<18}{'book s':>12}{'gdcli s':>12}{'speed-up':>10}"
               f"{'lines as book':>16}{'test acc':>12}")  # fmt: skip
         for name in names:
             end_to_end(name, data, folder)
+    if args.conv:
+        conv_end_to_end(data, folder, args.conv)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak memory (max RSS): {peak:.0f} MiB")
 

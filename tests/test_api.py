@@ -61,7 +61,7 @@ def test_the_reference_engine_is_chosen_by_name(synthetic_data_dir, small):
     [
         (lambda: gdcli.train(alph=0.1), "unknown key 'alph'", "known keys: dataset, n_train"),
         (lambda: gdcli.train("book-ch99"), "no config file or shipped config named 'book-ch99'",
-         "shipped configs: best, best-mlp, book, book-ch8"),
+         "shipped configs: best, best-mlp, book, book-ch10"),
         (lambda: gdcli.train(alpha=-1), "alpha must be a positive number, got -1.0", None),
         (lambda: gdcli.train(alpha="fast"), "key 'alpha' must be a number, got 'fast'", None),
         (lambda: gdcli.train(loss="softmax", activation="sigmoid"),

@@ -60,13 +60,28 @@ def assert_every_printed_line(name, history):
          lambda x, y, n: book_listings.ch8_dropout(x, y, n, fixed=True)),
         ("book-ch8-batch", 2, book_listings.ch8_batch),
         ("book-ch9", 3, book_listings.ch9),
+        ("book-ch10", 3, book_listings.ch10),
+        ("book-ch10-fixed", 2, lambda x, y, n: book_listings.ch10(x, y, n, fixed=True)),
     ],
 )  # fmt: skip
 def test_weights_equal_the_books_listing(data, name, epochs, listing):
     expected = listing(data.x_train, one_hot(data.labels_train), epochs)
-    got = run_config(name, data, epochs=epochs).network
+    got = run_config(name, data, epochs=epochs, eval_every=epochs).network
     for w, layer in zip(expected, got.layers, strict=True):
         assert np.max(np.abs(layer.weights - w)) <= 1e-9
+
+
+def test_the_book_ch10_test_is_the_listings_test(data):
+    """The test accuracy gdcli prints for a conv network is the listing's per-image test."""
+    from gdcli.nn.metrics import evaluate
+
+    net = run_config("book-ch10", data, epochs=2, eval_every=2).network
+    kernels, weights_1_2 = (layer.weights for layer in net.layers)
+    n = 500
+    expected = book_listings.ch10_test(
+        data.x_test[:n], one_hot(data.labels_test[:n]), kernels, weights_1_2
+    )
+    assert evaluate(net, data.x_test[:n], data.labels_test[:n]).accuracy == expected
 
 
 def test_the_erratum_changes_the_numbers(data):
@@ -90,6 +105,6 @@ def test_book_ch8_end_to_end_prints_every_line_of_the_book(tmp_path, data_dir):
     assert_every_printed_line("book-ch8", history)
 
 
-@pytest.mark.parametrize("name", ["book-ch8-dropout", "book-ch8-batch", "book-ch9"])
+@pytest.mark.parametrize("name", ["book-ch8-dropout", "book-ch8-batch", "book-ch9", "book-ch10"])
 def test_every_line_the_book_printed(data, name):
     assert_every_printed_line(name, run_config(name, data).history)

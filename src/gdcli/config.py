@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
 from gdcli import sizes
-from gdcli.book.errata import BATCH_REPEAT, ERRATA, RELU2DERIV
+from gdcli.book.errata import BATCH_REPEAT, CONV_POSITIONS, ERRATA, KERNEL_SIGN, RELU2DERIV
 from gdcli.data.registry import DEFAULT_DATASET, N_CLASSES, N_PIXELS, registry
 from gdcli.errors import UsageError, key, shorten
 from gdcli.io.paths import MAX_INPUT_BYTES, check_input
+from gdcli.nn.conv import Conv, geometry, parse_conv
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -65,6 +66,8 @@ class TrainConfig:
     freeze_layers: str = ""  # layers (0: the first, from the inputs) whose weights never change
     snapshots: str = "auto"  # epochs whose weights are kept: auto, none, or e.g. "0,1,10,350"
     errata: tuple[str, ...] = ()  # the book's errata to reproduce (book.ERRATA); book configs only
+    conv: str = ""  # a convolutional first layer, "KxS": K kernels of SxS pixels ("": none)
+    pool: int = 1  # max pooling of the conv layer's feature maps, PxP windows (1: none)
 
     def __post_init__(self) -> None:
         # TOML arrays and callers' lists become tuples: the config stays hashable and frozen.
@@ -75,8 +78,22 @@ class TrainConfig:
 
     @property
     def n_layers(self) -> int:
-        """Layers of weights: the hidden layers and the output layer."""
-        return len(self.hidden) + 1
+        """Layers of weights: the conv layer, the hidden layers and the output layer."""
+        return len(self.hidden) + 1 + (1 if self.conv else 0)
+
+    @property
+    def kernels(self) -> int:
+        """The conv layer's kernels (0 without one)."""
+        parsed = parse_conv(self.conv) if self.conv else None
+        return parsed[0] if parsed else 0
+
+    def conv_layer(self) -> Conv | None:
+        """The conv layer's geometry over the dataset's images, or None without one."""
+        parsed = parse_conv(self.conv) if self.conv else None
+        if parsed is None:
+            return None
+        side = math.isqrt(N_PIXELS)
+        return geometry(side, parsed[1], self.pool, CONV_POSITIONS in self.errata)
 
     def alpha_at(self, epoch: int) -> float:
         """The learning rate of `epoch` (counted from 1)."""
@@ -136,6 +153,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
             f"{key('loss')} softmax has its own output function; use {key('activation')} linear"
         )
     _validate_layers(cfg)
+    _validate_conv(cfg)
     parse_spec(cfg.freeze_inputs, N_PIXELS, "freeze_inputs")
     parse_spec(cfg.freeze_outputs, N_CLASSES, "freeze_outputs")
     parse_spec(cfg.freeze_layers, cfg.n_layers, "freeze_layers")
@@ -182,7 +200,7 @@ def _validate_layers(cfg: TrainConfig) -> None:
             f"one of {', '.join(HIDDEN_ACTIVATIONS)}", cfg.hidden_activation)  # fmt: skip
     _expect("dropout", math.isfinite(cfg.dropout) and 0 <= cfg.dropout < 1,
             "a probability in [0, 1)", cfg.dropout)  # fmt: skip
-    if cfg.dropout and not cfg.hidden:
+    if cfg.dropout and not (cfg.hidden or cfg.conv):
         raise UsageError(
             f"{key('dropout')} drops hidden units; give hidden layers too ({key('hidden')} 40)"
         )
@@ -190,11 +208,57 @@ def _validate_layers(cfg: TrainConfig) -> None:
             f"one number, or one per layer ({cfg.n_layers})", list(cfg.init_scale))  # fmt: skip
     for scale in cfg.init_scale:
         _expect("init_scale", math.isfinite(scale) and scale > 0, "positive numbers", scale)
-    if cfg.hidden and cfg.init == "zeros":
+    if (cfg.hidden or cfg.conv) and cfg.init == "zeros":
         raise UsageError(
             "init zeros gives every hidden unit the same weights, and they stay the same",
             hint=f"use {key('init')} book with hidden layers",
         )
+
+
+def _validate_conv(cfg: TrainConfig) -> None:
+    """The conv layer's kernels fit the images, pooling divides its feature maps, and the
+    conv errata have a conv layer to act on."""
+    _expect("pool", cfg.pool >= 1, "a whole number >= 1 (1: no pooling)", cfg.pool)
+    if not cfg.conv:
+        for name in (CONV_POSITIONS, KERNEL_SIGN):
+            if name in cfg.errata:
+                raise UsageError(
+                    f"the {name} erratum is in the book's convolutional layer, and this network "
+                    "has none",
+                    hint=f"give one ({key('conv')} 16x3), or leave the erratum out",
+                )
+        if cfg.pool != 1:
+            raise UsageError(
+                f"{key('pool')} pools a conv layer's feature maps; give one ({key('conv')} 16x3)"
+            )
+        return
+    parsed = parse_conv(cfg.conv)
+    if parsed is None:
+        raise UsageError(
+            f"{key('conv')} must be KxS, K kernels of SxS pixels (e.g. 16x3), "
+            f"got {shorten(cfg.conv)}"
+        )
+    kernels, size = parsed
+    if kernels < 1:
+        raise UsageError(f"{key('conv')} {cfg.conv}: 0 kernels; give at least 1 (e.g. 16x3)")
+    side = math.isqrt(N_PIXELS)
+    conv = cfg.conv_layer()
+    assert conv is not None
+    if size < 1 or conv.span < 1:
+        where = " at the listing's positions (conv-positions)" if size <= side else ""
+        raise UsageError(
+            f"{key('conv')} {cfg.conv}: a kernel of {size}x{size} pixels does not fit the "
+            f"{side}x{side} images{where}"
+        )
+    if conv.span % cfg.pool:
+        raise UsageError(
+            f"{key('pool')} {cfg.pool} does not divide the {conv.span}x{conv.span} feature maps "
+            f"of {key('conv')} {cfg.conv}",
+            hint="use a pool that divides them, or another kernel size",
+        )
+    for name in ("freeze_inputs", "freeze_layers"):
+        if getattr(cfg, name):
+            raise UsageError(f"{key(name)} is not supported with a conv layer")
 
 
 def snapshot_epochs(cfg: TrainConfig) -> list[int]:

@@ -1,6 +1,6 @@
 """What it takes to print the book's MNIST numbers: its errata, and its log line.
 
-The listings of chapters 8 and 9 have mistakes that change the numbers they print. gdcli's own
+The listings of chapters 8, 9 and 10 have mistakes that change the numbers they print. gdcli's own
 training does the mathematics; each mistake is also a named erratum that a config can turn on
 (key `errata`), and only the book's configs (configs/book-*.toml) do.
 """
@@ -14,6 +14,9 @@ RELU2DERIV = "relu2deriv"
 DROPOUT_DERIV = "dropout-deriv"
 BATCH_REPEAT = "batch-repeat"
 BATCH_SQUARED = "batch-squared"
+KERNEL_SIGN = "kernel-sign"
+CONV_POSITIONS = "conv-positions"
+DROPPED_TAIL = "dropped-tail"
 
 ERRATA = {
     RELU2DERIV: "relu's derivative is `output >= 0`, true for every relu output (chapter 8): "
@@ -26,6 +29,14 @@ ERRATA = {
     "above as they were just updated; the mathematics is one update per batch",
     BATCH_SQUARED: "the chapter-9 listing divides the output delta by batch_size * batch_size; "
     "the gradient of the mean over the batch divides it by batch_size",
+    KERNEL_SIGN: "the chapter-10 listing steps its kernels with `kernels -= alpha * k_update` "
+    "while its deltas are (target - output): gradient ascent on the kernels; descent adds "
+    "alpha * patches.T @ (target - output) to them",
+    CONV_POSITIONS: "the chapter-10 listing takes its patches at `range(28 - 3)`, 25 positions "
+    "a row: the last row and column of pixels never enter a patch; a 3x3 kernel fits at "
+    "28 - 3 + 1 = 26 positions a row",
+    DROPPED_TAIL: "the chapter-10 listing trains int(1000 / 128) = 7 batches, 896 images, and "
+    "divides its train accuracy by 1,000; the last, smaller batch of 104 images is a step too",
 }
 
 # The second seed's labs (book/labs.py): `gdcli examples --errata NAME`, not training configs.

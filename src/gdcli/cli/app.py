@@ -259,9 +259,10 @@ def _click_error_lines(exc: Exception, args: list[str]) -> tuple[str, str | None
     if found:
         message, hint = message[: found.start()], f"did you mean {found[1]}?"
     if possibilities:
-        hint = (
-            f"did you mean {' or '.join(_closest(getattr(exc, 'option_name', ''), possibilities))}?"
-        )
+        # the options the typed one begins (--epoch: --epochs), if any, else the nearest
+        typed = getattr(exc, "option_name", None) or ""
+        longer = [p for p in possibilities if typed and p.startswith(typed)]
+        hint = f"did you mean {' or '.join(sorted(longer) or _closest(typed, possibilities))}?"
     ctx = getattr(exc, "ctx", None)
     if hint is None and ctx is not None:
         hint = f"see '{ctx.command_path} --help'"

@@ -332,6 +332,25 @@ def train_cmd(
             rich_help_panel="Book",
         ),
     ] = None,
+    conv: Annotated[
+        str | None,
+        key_option(
+            "conv",
+            "A convolutional first layer: K kernels of SxS pixels, e.g. 16x3 (stride 1, no "
+            "padding).",
+            "KxS",
+            rich_help_panel="Network",
+        ),
+    ] = None,
+    pool: Annotated[
+        int | None,
+        key_option(
+            "pool",
+            "Max pooling of the conv layer's maps, PxP windows (1: none).",
+            "P",
+            rich_help_panel="Network",
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         option(

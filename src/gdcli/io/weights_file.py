@@ -45,6 +45,7 @@ from gdcli.data.registry import N_CLASSES, N_PIXELS, get_dataset
 from gdcli.errors import GdcliError, UsageError, shorten
 from gdcli.io.atomic import atomic_path
 from gdcli.io.paths import check_input
+from gdcli.nn.conv import Conv
 from gdcli.nn.model import ACTIVATIONS, Layer, Network
 
 if TYPE_CHECKING:
@@ -198,7 +199,7 @@ def save(path: Path, wf: WeightsFile) -> None:
     meta = {
         **wf.meta,
         "format": FORMAT,
-        "layers": [{"activation": layer.activation} for layer in layers],
+        "layers": [_layer_spec(layer) for layer in layers],
         "loss": wf.network.loss,
         "history": [_json_safe(h) for h in wf.history],
         "snapshot_epochs": [int(e) for e in epochs],
@@ -206,6 +207,35 @@ def save(path: Path, wf: WeightsFile) -> None:
     arrays["meta"] = np.array(json.dumps(_json_safe(meta), allow_nan=False))
     with atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)
+
+
+def _layer_spec(layer: Layer) -> dict[str, Any]:
+    """A layer as meta.layers holds it: its activation, and a conv layer's geometry."""
+    spec: dict[str, Any] = {"activation": layer.activation}
+    if layer.conv is not None:
+        spec["conv"] = layer.conv.to_json()
+    return spec
+
+
+def _read_conv(spec: Any, i: int, weights: np.ndarray) -> Conv:
+    """meta.layers[i].conv: the conv layer's geometry, checked against its kernels."""
+    where = f"meta.layers[{i}].conv"
+    _expect(where, isinstance(spec, dict), "an object", spec)
+    values = {}
+    for name in ("side", "kernel", "span", "pool"):
+        v = spec.get(name)
+        _expect(f"{where}.{name}", _is_int(v) and 1 <= v <= 1024, "a whole number >= 1", v)
+        values[name] = v
+    conv = Conv(**values)
+    if i != 0:
+        raise _Bad(f"layer {i} is convolutional; only the first layer may be")
+    if conv.side * conv.side != N_PIXELS or conv.span > conv.side - conv.kernel + 1:
+        raise _Bad(f"{where}: {shorten(spec)} does not fit {N_PIXELS}-pixel images")
+    if conv.span % conv.pool:
+        raise _Bad(f"{where}: pool {conv.pool} does not divide {conv.span} positions")
+    if weights.shape[0] != conv.kernel * conv.kernel:
+        raise _Bad(f"kernels of shape {weights.shape} are not {conv.kernel}x{conv.kernel}")
+    return conv
 
 
 def _json_safe(value: Any) -> Any:
@@ -409,7 +439,8 @@ def _read_format_2(
             raise _Bad(f"meta names {len(specs)} layers but there is no 'weights_{i}' array")
         weights = _read_floats(zf, members[f"weights_{i}"], 2)
         bias = _read_floats(zf, members[f"bias_{i}"], 1) if f"bias_{i}" in members else None
-        layers.append(Layer(weights, bias, activation))
+        conv = _read_conv(spec["conv"], i, weights) if "conv" in spec else None
+        layers.append(Layer(weights, bias, activation, conv))
     if f"weights_{len(specs)}" in members:
         raise _Bad(f"holds more weight arrays than the {len(specs)} layers meta names")
     net = Network(layers, loss=loss)
@@ -577,19 +608,21 @@ def _skip(f: IO[bytes], n: int) -> None:
 
 
 def _check_network(net: Network) -> None:
-    """784 inputs, 10 outputs, each layer's outputs the next one's inputs, biases that fit."""
+    """784 inputs, 10 outputs, each layer's outputs the next one's inputs, biases that fit (a
+    conv layer's: one per kernel)."""
     first = net.layers[0].weights
-    if first.shape[0] != N_PIXELS:
+    if net.layers[0].n_in != N_PIXELS:
         raise _Bad(f"weights of shape {first.shape}: the first layer must take {N_PIXELS} pixels")
     for i, layer in enumerate(net.layers):
-        n_out = layer.weights.shape[1]
-        if i + 1 < len(net.layers) and net.layers[i + 1].weights.shape[0] != n_out:
+        n_out = layer.n_out
+        if i + 1 < len(net.layers) and net.layers[i + 1].n_in != n_out:
             raise _Bad(
                 f"layers do not chain: layer {i} is {_dims(layer.weights)}, "
                 f"layer {i + 1} is {_dims(net.layers[i + 1].weights)}"
             )
-        if layer.bias is not None and layer.bias.shape != (n_out,):
-            raise _Bad(f"bias of layer {i} has shape {layer.bias.shape}, expected ({n_out},)")
+        n_bias = layer.weights.shape[1]
+        if layer.bias is not None and layer.bias.shape != (n_bias,):
+            raise _Bad(f"bias of layer {i} has shape {layer.bias.shape}, expected ({n_bias},)")
     last = net.layers[-1].weights
     if last.shape[1] != N_CLASSES:
         raise _Bad(f"weights of shape {last.shape}: the last layer must give {N_CLASSES} outputs")

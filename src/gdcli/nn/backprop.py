@@ -27,7 +27,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gdcli.book.errata import BATCH_REPEAT, BATCH_SQUARED, DROPOUT_DERIV, RELU2DERIV
+from gdcli.book.errata import (
+    BATCH_REPEAT,
+    BATCH_SQUARED,
+    DROPOUT_DERIV,
+    KERNEL_SIGN,
+    RELU2DERIV,
+)
 from gdcli.nn.model import ACTIVATIONS, Network, fast_dot, softmax
 
 
@@ -83,7 +89,7 @@ class Backprop:
         layers = net.layers
         self.last = len(layers) - 1
         self.f = [ACTIVATIONS[layer.activation] for layer in layers]
-        self.sums = [np.empty((rows, layer.weights.shape[1])) for layer in layers]
+        self.sums = [np.empty((rows, layer.n_out)) for layer in layers]
         # a linear layer's activation is its sums; a hidden layer's output is its activation,
         # times the kept mask with dropout
         self.acts = [h if f.deriv is None else np.empty_like(h)
@@ -115,6 +121,12 @@ class Backprop:
         self.repeat = BATCH_REPEAT in errata and rows > 1
         # W.T as views made once: every step updates the weights in place, the views follow
         self.weights_t = [layer.weights.T for layer in layers]
+        self.conv = layers[0].conv
+        if self.conv is not None:  # every kernel at every position, before pooling
+            shape = (rows * self.conv.positions, layers[0].weights.shape[1])
+            # without pooling they are the layer's sums, position-major: the same buffer
+            self.feature = self.sums[0].reshape(shape) if self.conv.pool == 1 else np.empty(shape)
+            self.kernel_sign = -1.0 if KERNEL_SIGN in errata else 1.0
         self.step = self._stepper()
 
     def _gates(self, errata: frozenset[str], dropped: bool) -> None:
@@ -238,6 +250,37 @@ class Backprop:
 
         return step
 
+    def step_conv(self, patches: np.ndarray, y: np.ndarray, alpha: float, t: int = 0) -> np.ndarray:
+        """One step of a network whose first layer is convolutional, on the images seen as
+        patches (rows * positions, kernel pixels) (conv.Conv.patches); returns the prediction
+        made before the step (a buffer).
+
+        The first layer's sums come from the patches (pooled, with pooling), every layer
+        above steps through step() as a dense network's does, and the kernels step last from
+        the first layer's delta, each pooled unit's at the position its maximum came from:
+        kernels -= alpha * patches.T @ delta (+ l2 kernels). The kernel-sign erratum (the
+        chapter-10 listing) adds the step instead: gradient ascent on the kernels.
+        """
+        conv, layer, rows = self.conv, self.net.layers[0], self.rows
+        assert conv is not None
+        feature = np.dot(patches, layer.weights, out=self.feature)
+        pooled, where = conv.pool_sums(feature, rows)
+        h = self.sums[0]
+        if where is not None:
+            np.copyto(h, pooled)
+        if layer.bias is not None:
+            h.reshape(rows, -1, len(layer.bias))[...] += layer.bias
+        pred = self.step(None, y, alpha, t)
+        delta = conv.unpool(self.deltas[0], where, rows)
+        grads = np.dot(patches.T, delta, out=self.grads[0])
+        if self.rule.l2:
+            grads += self.rule.l2 * layer.weights
+        move = np.multiply(grads, alpha * self.kernel_sign, out=self.moves[0])
+        layer.weights -= move
+        if layer.bias is not None:
+            layer.bias -= (alpha * self.kernel_sign) * delta.sum(axis=0)
+        return pred
+
     def weight_deltas(self, i: int, inputs_t: np.ndarray) -> np.ndarray:
         """Layer i's weight deltas from its inputs, transposed (n_in, rows): inputs.T @ delta
         [+ l2 W], 0 where frozen, into grads[i]."""
@@ -320,5 +363,6 @@ def step(
     """
     bp = Backprop(net, rule, len(x))
     bp.use_masks(masks)
-    pred = bp.step(x, true, alpha)
+    conv = net.layers[0].conv
+    pred = bp.step(x, true, alpha) if conv is None else bp.step_conv(conv.patches(x), true, alpha)
     return Step(pred.copy(), [d.copy() for d in bp.deltas], [g.copy() for g in bp.grads])

@@ -21,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from gdcli.book.errata import DROPPED_TAIL
 from gdcli.config import TrainConfig
 from gdcli.data.transforms import shifts
 from gdcli.errors import UsageError
@@ -62,12 +63,20 @@ def dropout_masks(
 
 
 def hidden_sizes(net: Network) -> list[int]:
-    return [layer.weights.shape[1] for layer in net.layers[:-1]]
+    return [layer.n_out for layer in net.layers[:-1]]
+
+
+# A convolutional network's training images are cut into patches once, when they take at most
+# this (the book's 1,000 images: 45 MB of 3x3 patches); more are cut a batch at a time.
+PATCHES_ONCE_BYTES = 256 << 20
 
 
 class Reference:
     """backprop.Backprop's steps one after another: single images or mini-batches in order,
-    each followed by its four one-pixel shifts with augment "shifts"."""
+    each followed by its four one-pixel shifts with augment "shifts". A network whose first
+    layer is convolutional steps through Backprop.step_conv on the images' patches. With the
+    dropped-tail erratum the last batch, smaller than the others, is not trained and the
+    epoch's predictions are those of the images trained."""
 
     name = "reference"
 
@@ -84,6 +93,15 @@ class Reference:
         self.batch_size, self.augment = batch_size, augment
         self._steppers: dict[int, Backprop] = {}
         self.sizes = hidden_sizes(net)
+        self.conv = net.layers[0].conv
+        self.stop = len(x)
+        if DROPPED_TAIL in rule.errata and len(x) > batch_size:
+            self.stop = len(x) - len(x) % batch_size
+        self.patches: np.ndarray | None = None
+        if self.conv is not None and augment == "none":
+            size = self.stop * self.conv.positions * self.conv.kernel**2 * x.itemsize
+            if size <= PATCHES_ONCE_BYTES:
+                self.patches = self.conv.patches(x[: self.stop])
 
     def _stepper(self, rows: int) -> Backprop:
         if rows not in self._steppers:  # the last batch may be smaller
@@ -91,20 +109,30 @@ class Reference:
         return self._steppers[rows]
 
     def epoch(self, y: np.ndarray, alpha: float) -> np.ndarray:
-        preds = np.empty_like(y)
+        preds = np.empty_like(y[: self.stop])
         for start, xb, yb, original in self._batches(y):
             bp = self._stepper(len(xb))
             if self.rule.dropout:
                 bp.use_masks(dropout_masks(self.rng, self.rule.dropout, len(xb), self.sizes))
-            pred = bp.step(xb, yb, alpha)
+            if self.conv is None:
+                pred = bp.step(xb, yb, alpha)
+            else:
+                pred = bp.step_conv(self._patches(start, xb, original), yb, alpha)
             if original:
                 preds[start : start + len(xb)] = pred
         return preds
 
+    def _patches(self, start: int, xb: np.ndarray, original: bool) -> np.ndarray:
+        """The batch's patches: rows of the ones cut once, or cut now."""
+        if self.patches is None or not original or self.conv is None:
+            return self.conv.patches(xb)  # type: ignore[union-attr]
+        per = self.conv.positions
+        return self.patches[start * per : (start + len(xb)) * per]
+
     def _batches(self, y: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray, bool]]:
         """(start, images, targets, whether it is the original images) for each step."""
-        for start in range(0, len(self.x), self.batch_size):
-            stop = start + self.batch_size
+        for start in range(0, self.stop, self.batch_size):
+            stop = min(start + self.batch_size, self.stop)
             xb, yb = self.x[start:stop], y[start:stop]
             yield start, xb, yb, True
             if self.augment == "shifts":
@@ -113,7 +141,7 @@ class Reference:
 
 
 def _per_image(cfg: TrainConfig) -> bool:
-    return (cfg.batch_size, cfg.l2, cfg.augment) == (1, 0.0, "none")
+    return (cfg.batch_size, cfg.l2, cfg.augment, cfg.conv) == (1, 0.0, "none", "")
 
 
 def _linear(cfg: TrainConfig) -> bool:
@@ -137,7 +165,7 @@ def choose(cfg: TrainConfig, name: str | None = None) -> type[Engine]:
     if name not in engines:
         raise UsageError(f"engine must be one of {', '.join(engines)}, got {name!r}")
     if not fits[name]:
-        needs = "per-image steps (batch_size 1, no l2, no augment)"
+        needs = "per-image steps (batch_size 1, no l2, no augment, no conv)"
         if name == "blocked":
             needs += " of one linear layer with squared error"
         raise UsageError(f"the {name} engine computes only {needs}")

@@ -18,6 +18,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from gdcli.nn.conv import Conv
 from gdcli.sizes import chunk_rows
 
 Dot = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -139,19 +140,46 @@ def sequential_dot(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 @dataclass
 class Layer:
     """weights: (n_in, n_out) float64, one column per unit (the book's layout); bias: (n_out,)
-    or None; activation: one of ACTIVATIONS, applied to x @ weights (+ bias)."""
+    or None; activation: one of ACTIVATIONS, applied to x @ weights (+ bias).
+
+    conv: a convolutional layer's geometry (conv.py), or None for a dense layer. Its weights
+    are then its kernels, (kernel pixels, kernels), its bias one per kernel, and its input the
+    image's patches: x (n, pixels) -> (n, positions x kernels), position-major."""
 
     weights: np.ndarray
     bias: np.ndarray | None = None
     activation: str = "linear"
+    conv: Conv | None = None
+
+    @property
+    def n_in(self) -> int:
+        """The inputs the layer takes (a convolutional layer: the image's pixels)."""
+        return self.weights.shape[0] if self.conv is None else self.conv.pixels
+
+    @property
+    def n_out(self) -> int:
+        """The outputs the layer gives (a convolutional layer: pooled positions x kernels)."""
+        kernels = self.weights.shape[1]
+        return kernels if self.conv is None else self.conv.units(kernels)
 
     def sums(self, x: np.ndarray, dot: Dot = np.matmul) -> np.ndarray:
         """The weighted sums h: x (..., n_in) -> (..., n_out)."""
+        if self.conv is not None:
+            h = self.conv.layer_sums(x.reshape(-1, self.conv.pixels), self.weights)
+            h = h.reshape(*x.shape[:-1], h.shape[-1])
+            if self.bias is None:
+                return h
+            kernels = len(self.bias)
+            return (h.reshape(*h.shape[:-1], -1, kernels) + self.bias).reshape(h.shape)
         h = dot(x, self.weights)
         return h if self.bias is None else h + self.bias
 
     def forward(self, x: np.ndarray, dot: Dot = np.matmul, exp: Exp = np.exp) -> np.ndarray:
         """The layer's output f(h): x (..., n_in) -> (..., n_out)."""
+        if self.conv is not None and x.ndim == 2:
+            return self.conv.activations(
+                x, self.weights, self.bias, lambda h: activate(self.activation, h, exp)
+            )
         return activate(self.activation, self.sums(x, dot), exp)
 
 
@@ -170,11 +198,11 @@ class Network:
 
     @property
     def n_inputs(self) -> int:
-        return self.layers[0].weights.shape[0]
+        return self.layers[0].n_in
 
     @property
     def n_outputs(self) -> int:
-        return self.layers[-1].weights.shape[1]
+        return self.layers[-1].n_out
 
     def forward(self, x: np.ndarray) -> list[np.ndarray]:
         """[x, layer 1's output, ..., the network's output]: x (..., n_inputs)."""
@@ -204,7 +232,7 @@ class Network:
         """f(x) for images x (n, n_inputs), a bounded chunk of rows at a time: the activations
         of a wide layer for every test image at once could take gigabytes (a 784-100000-10
         network: 7.45 GiB for 10,000 images). Each row's figures are the same either way."""
-        widest = max(layer.weights.shape[1] for layer in self.layers)
+        widest = max(layer.n_out for layer in self.layers)
         rows = chunk_rows(widest)
         if x.ndim != 2 or len(x) <= rows:
             return f(x)
@@ -224,18 +252,26 @@ def new_network(
     bias: bool = False,
     scales: list[float] | None = None,
     rng: np.random.RandomState | None = None,
+    conv: Conv | None = None,
 ) -> Network:
     """A network with layers sizes[0] -> sizes[1] -> ... -> sizes[-1].
 
     activations: one per layer. scales: one per layer, each layer's weights drawn from `rng`
     with book_weights, layer after layer, as the book draws weights_0_1 then weights_1_2; None:
-    all weights 0. Biases start at 0.
+    all weights 0. Biases start at 0. conv: the first layer is convolutional with sizes[1]
+    kernels, its weights (kernel pixels, kernels) (the book's `kernels`), its bias one per
+    kernel; the next layer takes its conv.units(sizes[1]) outputs.
     """
     layers = []
     for i, (n_in, n_out) in enumerate(pairwise(sizes)):
+        if conv is not None and i == 0:
+            n_in = conv.kernel * conv.kernel
+        elif conv is not None and i == 1:
+            n_in = conv.units(sizes[1])
         if scales is None:
             w = np.zeros((n_in, n_out))
         else:
             w = book_weights(rng or np.random.RandomState(), n_in, n_out, scales[i])
-        layers.append(Layer(w, np.zeros(n_out) if bias else None, activations[i]))
+        layer_conv = conv if i == 0 else None
+        layers.append(Layer(w, np.zeros(n_out) if bias else None, activations[i], layer_conv))
     return Network(layers, loss)

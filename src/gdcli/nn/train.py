@@ -202,16 +202,24 @@ class TrainResult:
 
 
 def layer_sizes(cfg: TrainConfig, n_inputs: int) -> list[int]:
-    return [n_inputs, *cfg.hidden, N_CLASSES]
+    """The units of each layer, inputs first; a conv layer counts its outputs (pooled
+    positions x kernels)."""
+    conv = cfg.conv_layer()
+    first = [] if conv is None else [conv.units(cfg.kernels)]
+    return [n_inputs, *first, *cfg.hidden, N_CLASSES]
 
 
 def build_network(cfg: TrainConfig, n_inputs: int, rng: np.random.RandomState) -> Network:
-    """cfg's network, its weights drawn from rng layer after layer (--init book)."""
+    """cfg's network, its weights drawn from rng layer after layer (--init book): a conv
+    layer's kernels first (the book's kernels, then weights_1_2)."""
+    conv = cfg.conv_layer()
     sizes = layer_sizes(cfg, n_inputs)
+    if conv is not None:
+        sizes[1] = cfg.kernels
     n = len(sizes) - 1
     activations = [cfg.hidden_activation] * (n - 1) + [cfg.activation]
     scales = None if cfg.init == "zeros" else list(cfg.init_scale) * (n // len(cfg.init_scale))
-    return new_network(sizes, activations, cfg.loss, cfg.bias, scales, rng)
+    return new_network(sizes, activations, cfg.loss, cfg.bias, scales, rng, conv)
 
 
 def step_rule(cfg: TrainConfig, sizes: list[int]) -> StepRule:
@@ -234,6 +242,17 @@ def step_rule(cfg: TrainConfig, sizes: list[int]) -> StepRule:
         mask(i)[...] = False
     trainable = tuple(masks) if any(m is not None for m in masks) else ()
     return StepRule(cfg.dropout, cfg.l2, trainable, frozenset(cfg.errata))
+
+
+def _train_figures(pred: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """The epoch's train error and accuracy from the predictions of the images it trained:
+    all of them, or the first len(pred) (the dropped-tail erratum), whose accuracy the
+    book still divides by every image."""
+    if len(pred) == len(labels):
+        return squared_error(pred, labels), accuracy(pred, labels)
+    seen = labels[: len(pred)]
+    correct = int(np.count_nonzero(np.argmax(pred, axis=1) == seen))
+    return squared_error(pred, seen), correct / len(labels)
 
 
 def tested(cfg: TrainConfig, epoch: int) -> bool:
@@ -334,12 +353,7 @@ def _train(
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 with large_products(step_work):
                     pred = run.epoch(y, alpha)
-                metrics = EpochMetrics(
-                    epoch,
-                    alpha,
-                    squared_error(pred, data.labels_train),
-                    accuracy(pred, data.labels_train),
-                )
+                metrics = EpochMetrics(epoch, alpha, *_train_figures(pred, data.labels_train))
                 diverged = _diverged(net, metrics, untrained_error)
                 if not diverged and tested(cfg, epoch):
                     with large_products(test_work):

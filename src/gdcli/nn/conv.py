@@ -1,0 +1,162 @@
+"""A convolutional layer's geometry and its own arithmetic: patches, pooling, the kernel step.
+
+A convolutional layer is a layer of the one model (model.Layer with `conv` set). Its weights
+are its kernels, (kernel pixels, kernels) = (k * k, K) as chapter 10 of the book lays them out;
+its input is seen as patches: every k x k window of the image at each of span x span positions
+(stride 1, no padding), one patch a row:
+
+    patches  (n * positions, k * k)       rows image by image, positions row-major
+    sums     patches @ kernels            (n * positions, K)
+    map      sums.reshape(n, positions * K)   position-major, as the book's
+                                              kernel_output.reshape(batch, -1)
+
+With pooling p > 1, each kernel's span x span feature map is cut into p x p windows and each
+window gives its largest sum (max pooling commutes with the monotonic activations, so pooling
+the sums is pooling the activations). The layer's output is then (n, (span / p)^2 * K).
+
+Backward, the layer's delta (n, units) goes to the position each pooled window took its
+maximum from (the first one on a tie), and the kernels' deltas are patches.T @ delta, summed
+over every image and position: the book's flattened_input.T.dot(l1d_reshape).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Conv:
+    """side: the images' side (28); kernel: the kernels' side (3); span: positions a row and a
+    column (side - kernel + 1; the book's listing: side - kernel); pool: max pooling's window
+    side (1: none)."""
+
+    side: int = 28
+    kernel: int = 3
+    span: int = 26
+    pool: int = 1
+
+    @property
+    def pixels(self) -> int:
+        """The inputs: the image's pixels."""
+        return self.side * self.side
+
+    @property
+    def positions(self) -> int:
+        """Positions of the kernel on the image, before pooling."""
+        return self.span * self.span
+
+    @property
+    def pooled_span(self) -> int:
+        return self.span // self.pool
+
+    def units(self, kernels: int) -> int:
+        """The layer's outputs for `kernels` kernels: one per pooled position and kernel."""
+        return self.pooled_span * self.pooled_span * kernels
+
+    def patches(self, x: np.ndarray) -> np.ndarray:
+        """x (n, side * side) -> (n * positions, kernel * kernel), a new C-ordered array: the
+        book's expanded_input reshaped to flattened_input, the same numbers."""
+        n, k, s = len(x), self.kernel, self.span
+        images = x.reshape(n, self.side, self.side)
+        out = np.empty((n, s, s, k * k), dtype=x.dtype)
+        for i in range(k):  # a pixel offset at a time: k * k strided copies
+            for j in range(k):
+                out[..., i * k + j] = images[:, i : i + s, j : j + s]
+        return out.reshape(n * s * s, k * k)
+
+    def activations(
+        self,
+        x: np.ndarray,
+        kernels: np.ndarray,
+        bias: np.ndarray | None,
+        f: Callable[[np.ndarray], np.ndarray],
+    ) -> np.ndarray:
+        """The layer's output f(sums), pooled, for images x (n, side * side): (n, units).
+
+        A patch of zeros (most of an MNIST image's) sums to the bias alone (0 without), so
+        its activation is f(bias) without a product: only the patches holding a nonzero
+        pixel are multiplied, their sums and f computed as for every patch. Max pooling of
+        f(sums) is f of the pooled sums, f being nondecreasing.
+        """
+        n, k, s = len(x), self.kernel, self.span
+        images = x.reshape(n, self.side, self.side)
+        lit = np.zeros((n, s, s), dtype=bool)  # the positions whose patch has a nonzero pixel
+        for i in range(k):
+            for j in range(k):
+                lit |= images[:, i : i + s, j : j + s] != 0
+        where = np.flatnonzero(lit)
+        # each lit patch's pixels gathered from the flat images: image, row, column + offset
+        img, pos = np.divmod(where, s * s)
+        base = img * self.pixels + (pos // s) * self.side + pos % s
+        offsets = (np.arange(k)[:, None] * self.side + np.arange(k)).ravel()
+        sums = np.dot(x.reshape(-1)[base[:, None] + offsets], kernels)
+        if bias is not None:
+            sums += bias
+        out = np.empty((n * s * s, kernels.shape[1]))
+        out[:] = f(np.zeros(kernels.shape[1]) if bias is None else bias.copy())
+        out[where] = f(sums)
+        return self.pool_sums(out, n)[0]
+
+    def feature_sums(self, patches: np.ndarray, kernels: np.ndarray) -> np.ndarray:
+        """Every kernel at every position, (n * positions, K): patches @ kernels."""
+        return np.dot(patches, kernels)
+
+    def pool_sums(self, sums: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """sums (n * positions, K) -> the layer's sums (n, units) and, with pooling, where each
+        window's maximum is: (n, pooled, pooled, K) indices into the p * p window (None
+        without pooling: the sums are the layer's, reshaped)."""
+        if self.pool == 1:
+            return sums.reshape(n, -1), None
+        windows = self._windows(sums, n)
+        where = np.argmax(windows, axis=-1)
+        best = np.take_along_axis(windows, where[..., None], axis=-1)[..., 0]
+        return best.reshape(n, -1), where
+
+    def unpool(self, delta: np.ndarray, where: np.ndarray | None, n: int) -> np.ndarray:
+        """The layer's delta (n, units) as a delta per position and kernel, (n * positions, K):
+        each pooled unit's delta at the position its maximum came from, 0 elsewhere."""
+        kernels = delta.shape[1] // (self.pooled_span**2)
+        if where is None:
+            return delta.reshape(-1, kernels)
+        q, p = self.pooled_span, self.pool
+        spread = np.zeros((n, q, q, kernels, p * p))
+        np.put_along_axis(spread, where[..., None], delta.reshape(n, q, q, kernels, 1), axis=-1)
+        spread = spread.reshape(n, q, q, kernels, p, p).transpose(0, 1, 4, 2, 5, 3)
+        full = np.zeros((n, self.span, self.span, kernels))
+        full[:, : q * p, : q * p] = spread.reshape(n, q * p, q * p, kernels)
+        return full.reshape(-1, kernels)
+
+    def _windows(self, sums: np.ndarray, n: int) -> np.ndarray:
+        """(n * positions, K) -> (n, pooled, pooled, K, p * p): each pooling window's sums."""
+        q, p = self.pooled_span, self.pool
+        kernels = sums.shape[1]
+        maps = sums.reshape(n, self.span, self.span, kernels)[:, : q * p, : q * p]
+        blocks = maps.reshape(n, q, p, q, p, kernels).transpose(0, 1, 3, 5, 2, 4)
+        return blocks.reshape(n, q, q, kernels, p * p)
+
+    def layer_sums(self, x: np.ndarray, kernels: np.ndarray) -> np.ndarray:
+        """The layer's sums for images x (n, side * side): (n, units), before any bias."""
+        n = len(x)
+        return self.pool_sums(self.feature_sums(self.patches(x), kernels), n)[0]
+
+    def to_json(self) -> dict[str, int]:
+        return {"side": self.side, "kernel": self.kernel, "span": self.span, "pool": self.pool}
+
+
+def parse_conv(text: str) -> tuple[int, int] | None:
+    """ "16x3" -> (16 kernels, 3 pixels a side); None if `text` is not of that form."""
+    parts = text.strip().lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def geometry(side: int, kernel: int, pool: int = 1, book_positions: bool = False) -> Conv:
+    """The layer of kernel x kernel kernels over side x side images, stride 1, no padding:
+    side - kernel + 1 positions a row (side - kernel with book_positions, the listing's
+    range(28 - 3))."""
+    span = side - kernel + (0 if book_positions else 1)
+    return Conv(side, kernel, span, pool)
