@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from gdcli.errors import Interrupted
 from gdcli.nn import engines
 from gdcli.nn.backprop import StepRule
 from gdcli.nn.metrics import accuracy, evaluate, squared_error
-from gdcli.nn.model import Layer, Network, new_network
+from gdcli.nn.model import Network, new_network
 from gdcli.nn.threads import large_products, training_threads
 
 # Divergence: an epoch whose train error is more than this many times the error of the untrained
@@ -108,7 +108,10 @@ def copy_layers(net: Network) -> Layers:
 def with_layers(net: Network, layers: Layers) -> Network:
     """A network like `net` holding `layers` (not copied)."""
     return Network(
-        [Layer(w, b, layer.activation) for (w, b), layer in zip(layers, net.layers, strict=True)],
+        [
+            replace(layer, weights=w, bias=b)
+            for (w, b), layer in zip(layers, net.layers, strict=True)
+        ],
         loss=net.loss,
         dot=net.dot,
         exp=net.exp,
