@@ -129,10 +129,26 @@ def test_two_runs_are_compared(two_report):
     assert re.search(r'<tr class="diff"><th class="l">alpha</th>', page)  # ...highlighted
     assert page.count('<tr class="diff">') == 1
     results = {row[0]: row[1:] for row in cells(page, "res")}
-    assert set(results) >= {"test accuracy", "train accuracy", "epochs"}
+    assert set(results) >= {"test accuracy", "train accuracy (during the last epoch)", "epochs"}
     assert results["epochs"] == ["6", "6"]
     assert 'id="run-1"' in page and 'id="run-2"' in page
     assert "Run 1: alpha 0.01" in page and "Run 2: alpha 0.001" in page
+
+
+def test_a_run_that_kept_its_best_epoch_is_reported_by_that_epoch(tmp_path, synthetic_data_dir):
+    args = ["train", "--data-dir", str(synthetic_data_dir), "--n-train", "100", "--val", "100",
+            "--hidden", "8", "--alpha", "0.05", "--epochs", "12", "--eval-every", "1",
+            "--keep", "best", "--out", "w.npz", "--json", "-q"]  # fmt: skip
+    summary = json.loads(run_cli(*args, cwd=tmp_path).stdout)
+    out = tmp_path / "r.html"
+    result = run_cli("report", str(tmp_path / "w.npz"), "--data-dir", str(synthetic_data_dir),
+                     "--out", str(out), "-q")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    cards = re.findall(r'<div class="v">([^<]*)</div><div class="k">([^<]*)</div>', out.read_text())
+    results = {html.unescape(name): html.unescape(value) for value, name in cards}
+    held = summary["weights_epoch"]
+    assert held < 12 and results["weights of epoch"] == str(held) and results["epochs"] == "12"
+    assert results["test accuracy"] == f"{100 * summary['test_accuracy']:.2f}%"
 
 
 def test_without_data_it_draws_what_it_can_and_says_what_it_cannot(tmp_path, runs):

@@ -575,7 +575,11 @@ def _results(run: Run) -> dict[str, tuple[float | None, str]]:
     h = run.history
     last = h[-1] if h else summary
     tested = [e for e in h if e.get("test_accuracy") is not None]
-    final_test = tested[-1] if tested else ({} if h else summary)
+    # the figures of the weights the file holds: the best epoch's with keep = best
+    last_epoch = last.get("epoch", last.get("epochs"))
+    held = summary.get("weights_epoch", last_epoch)
+    at_held = [e for e in tested if e.get("epoch") == held]
+    final_test = at_held[-1] if at_held else tested[-1] if tested else ({} if h else summary)
     best = max(tested, key=lambda e: e["test_accuracy"]) if tested else None
     seconds = summary.get("seconds", h[-1].get("seconds") if h else None)
 
@@ -592,11 +596,12 @@ def _results(run: Run) -> dict[str, tuple[float | None, str]]:
         **validation,
         "test accuracy": pct(final_test.get("test_accuracy")),
         "test error": num(final_test.get("test_error")),
-        "train accuracy": pct(last.get("train_accuracy")),
-        "train error": num(last.get("train_error")),
+        "train accuracy (during the last epoch)": pct(last.get("train_accuracy")),
+        "train error (during the last epoch)": num(last.get("train_error")),
+        "weights of epoch": (None, MISSING if held is None else str(held)),
         "best test accuracy": pct(best["test_accuracy"] if best else None),
         "best at epoch": (None, str(best["epoch"]) if best else MISSING),
-        "epochs": (None, str(last.get("epoch", last.get("epochs", MISSING)))),
+        "epochs": (None, MISSING if last_epoch is None else str(last_epoch)),
         "training time": (
             None,
             f"{seconds:.1f} s" if isinstance(seconds, (int, float)) else MISSING,
@@ -606,7 +611,7 @@ def _results(run: Run) -> dict[str, tuple[float | None, str]]:
 
 def _results_table(runs: list[Run], heads: list[str]) -> str:
     results = [_results(r) for r in runs]
-    lower_is_better = {"train error", "test error"}
+    lower_is_better = {"train error (during the last epoch)", "test error"}
     rows = []
     names = list(dict.fromkeys(name for res in results for name in res))  # some have validation
     results = [{name: res.get(name, (None, MISSING)) for name in names} for res in results]
