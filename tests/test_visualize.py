@@ -559,6 +559,12 @@ def test_pictures_like_the_mean_digits_get_no_note_and_noise_gets_one(tmp_path, 
     quiet = run_cli("visualize-weights", str(speckle), "--out-dir", str(tmp_path / "b"), "-q",
                     env=env)  # fmt: skip
     assert quiet.returncode == 0 and quiet.stderr == ""
+    # the report draws the final weights too: the same note for the speckled run alone
+    result = run_cli("report", str(like), str(speckle), "--out", str(tmp_path / "r.html"),
+                     "--data-dir", str(synthetic_data_dir))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if line.startswith(NO_DIGITS)]
+    assert len(notes) == 1 and f"visualize-weights {speckle} --epoch 1" in notes[0], notes
 
 
 def test_no_note_without_the_training_images_or_for_hidden_units(tmp_path, synthetic_data_dir):

@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from gdcli.cli.app import DataDirOpt, JsonOpt, QuietOpt, app, option
 from gdcli.cli.plot import check_out, warn
 from gdcli.cli.terminal import print_json, stderr_console, wrote
+from gdcli.cli.visualize import no_likeness_note
 from gdcli.io.atomic import write_text
 
 RunsArg = Annotated[
@@ -72,6 +74,7 @@ def report_cmd(
     err = stderr_console(quiet)
     for note in report.cli_notes():
         warn(err, note)  # warn spells the options as flags
+    _say_when_no_digit_shows(runs, data_dir, err)
     if as_json:
         print_json(
             {"written": str(out), "bytes": len(report.html.encode()),
@@ -79,3 +82,16 @@ def report_cmd(
         )  # fmt: skip
         return
     wrote(err, out)
+
+
+def _say_when_no_digit_shows(runs: list[Path], data_dir: Path | None, err: Console) -> None:
+    """The note visualize-weights prints, for each run whose final weights (the page's
+    picture) show no class: the book's memorised run."""
+    from gdcli.io import weights_file
+    from gdcli.viz import weights_views
+
+    for path in runs:
+        wf = weights_file.load(path)
+        score = weights_views.likeness(wf, wf.network.layers[0].weights, data_dir=data_dir)
+        if score is not None and score < weights_views.LOOKS_LIKE_NOTHING:
+            err.print(no_likeness_note(wf, path, score, None, False), markup=False)

@@ -29,10 +29,11 @@ class Colormap(str, Enum):
     gray = "gray"
 
 
-def _no_likeness_note(
+def no_likeness_note(
     wf: weights_file.WeightsFile, source: Path, score: float, epoch: int | None, change: bool
 ) -> str:
-    """One line for pictures that show no class, naming the commands whose pictures do."""
+    """One line for pictures that show no class, naming the commands whose pictures do
+    (visualize-weights and report print it)."""
     digits = wf.meta.get("config", {}).get("dataset", "mnist") == "mnist"
     noun = "digits" if digits else "classes"
     ways = []
@@ -144,7 +145,7 @@ def visualize_cmd(
     for note in drawn.notes:
         err.print(f"note: {spelled(note, True)}", markup=False)
     if drawn.likeness is not None and drawn.likeness < weights_views.LOOKS_LIKE_NOTHING:
-        err.print(_no_likeness_note(wf, weights, drawn.likeness, epoch, change), markup=False)
+        err.print(no_likeness_note(wf, weights, drawn.likeness, epoch, change), markup=False)
     if as_json:
         print_json(
             {
