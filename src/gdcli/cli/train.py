@@ -508,8 +508,10 @@ def _report(
     wrote(err, f"{out}{which}")
     if metrics is not None:
         wrote(err, metrics)
-    print_table(f"after {summary['epochs']} epochs", ["", "error", "accuracy"],
-                _summary_rows(summary))  # fmt: skip
+    title = f"after {summary['epochs']} epochs"
+    if kept != summary["epochs"]:
+        title = f"the weights of epoch {kept} of {summary['epochs']}"
+    print_table(title, ["", "error", "accuracy"], _summary_rows(summary))
     for line in _stopping_lines(summary, cfg):
         stdout.print(line)
 
