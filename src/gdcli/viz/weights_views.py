@@ -132,7 +132,12 @@ def class_labels(wf: WeightsFile) -> list[str]:
 
 
 def final_epoch(wf: WeightsFile) -> int | None:
-    """The epoch of the file's final weights: the last of its history, else its summary's."""
+    """The epoch of the file's final weights (its network): the summary's weights_epoch (with
+    keep = best the best epoch, not the last one run), else the last of its history, else the
+    summary's epochs."""
+    kept = wf.meta.get("metrics", {}).get("weights_epoch")
+    if isinstance(kept, int):
+        return kept
     if wf.history:
         return int(wf.history[-1]["epoch"])
     epochs = wf.meta.get("metrics", {}).get("epochs")
@@ -384,6 +389,7 @@ def animation_frames(
     frames = [(e, panels(layers[0])) for e, layers in snapshot_frames(wf.snapshots, kept)]
     if last is not None and last in epochs and last not in wf.snapshots:
         frames.append((last, panels(wf.network.layers[0].weights)))
+        frames.sort(key=lambda frame: frame[0])  # keep = best: the best epoch may come before
     return frames
 
 
