@@ -63,7 +63,7 @@ class Drawn:
 
 # Below this mean correlation of the classes' weights with their mean images, a person sees no
 # class in the panels: the book's memorised chapter-5 run scores 0.04, its 10-epoch run 0.08;
-# what its first epoch added 0.18 (the 1's stroke shows), configs/best.toml 0.37 (measured on
+# what its first epoch added 0.18 (the 1's stroke shows), configs/best.toml 0.43 (measured on
 # the real MNIST, docs/experiments.md).
 LOOKS_LIKE_NOTHING = 0.1
 # The mean images are taken over the first training images of the run, at most this many
