@@ -187,6 +187,17 @@ def test_a_config_name_works_from_any_folder(tmp_path, synthetic_data_dir):
     assert gdcli.load(tmp_path / "weights.npz").config.hidden == (40,)
 
 
+def test_a_folder_named_like_a_shipped_config_does_not_hide_it(tmp_path, monkeypatch):
+    """`gdcli sweep --config best --run-dir best` makes ./best; its runs still read the config."""
+    from gdcli.config import find_config
+
+    (tmp_path / "best").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert find_config("best") == shipped_configs()["best"][0]
+    (tmp_path / "mine").mkdir()
+    assert find_config("mine") == Path("mine")  # not shipped: the folder, refused when read
+
+
 def test_the_configs_are_in_the_built_wheel(tmp_path):
     """`pip install .` installs them: they are package data of the wheel."""
     root = Path(__file__).resolve().parents[1]

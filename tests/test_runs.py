@@ -72,9 +72,11 @@ def test_run_dir_holds_the_run_and_its_config_loads_back(tmp_path, synthetic_dat
                     str(synthetic_data_dir), "--quiet", "--json", "--out", "w.npz",
                     cwd=tmp_path)  # fmt: skip
     assert json.loads(again.stdout)["test_accuracy"] == out["test_accuracy"]
-    second = train(tmp_path, synthetic_data_dir, "--config", "best", "--run-dir", "runs")
+    # best holds out 10,000 validation images; the synthetic set has 1,000 in all
+    second = train(tmp_path, synthetic_data_dir, "--config", "best", "--n-train", "800", "--val",
+                   "200", "--run-dir", "runs")  # fmt: skip
     assert second.returncode == 0, second.stderr
-    assert (tmp_path / "runs" / "2-best-epochs2" / "weights.npz").is_file()
+    assert (tmp_path / "runs" / "2-best-n_train800-epochs2-val200" / "weights.npz").is_file()
     assert "runs/" not in second.stdout  # paths go to stderr (docs/commands.md)
 
 
@@ -282,21 +284,24 @@ def test_grid_values_are_typed_and_combined_in_order():
 
 
 def test_print_commands_are_complete_and_run(tmp_path, synthetic_data_dir):
-    result = run_cli("sweep", "--config", "best", "alpha=0.1,0.2", "hidden=[],40", "epochs=1",
-                     "--run-dir", "r", "--data-dir", str(synthetic_data_dir), "--print-commands",
+    # best holds out 10,000 validation images: the synthetic set has 1,000 in all
+    result = run_cli("sweep", "--config", "best", "alpha=0.05,0.1", "hidden=[],40", "epochs=1",
+                     "n_train=800", "val=200", "--run-dir", "r", "--data-dir",
+                     str(synthetic_data_dir), "--print-commands",
                      cwd=tmp_path)  # fmt: skip
     lines = result.stdout.splitlines()
     assert len(lines) == 4 and list(tmp_path.iterdir()) == []
     assert lines[0] == (
-        f"gdcli train --config best --alpha 0.1 --hidden '' --epochs 1 --run-dir r "
+        f"gdcli train --config best --alpha 0.05 --hidden '' --epochs 1 --n-train 800 --val 200 "
+        f"--run-dir r "
         f"--data-dir {shlex.quote(str(synthetic_data_dir))}"
     )
     args = shlex.split(lines[3])
     assert run_cli(*args[1:], "--quiet", cwd=tmp_path).returncode == 0
     (record,) = read_runs(tmp_path / "r")
     assert (
-        record.name == "1-best-epochs1-hidden40"
-    )  # best has alpha 0.2 and record.status == "done"
+        record.name == "1-best-n_train800-epochs1-val200-hidden40"
+    )  # best has alpha 0.1 and record.status == "done"
 
 
 SLEEPER = "import sys, time; print(time.time()); time.sleep(0.6); print(time.time())"

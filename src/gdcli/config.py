@@ -427,15 +427,18 @@ def shipped_configs() -> dict[str, tuple[Path, str]]:
 
 def find_config(name_or_path: str | Path) -> Path:
     """A config file: a path to one, or the name of a config that ships with gdcli ("book-ch8":
-    no folder, no suffix). An existing file wins over a name; UsageError naming the shipped
-    ones for a name that is neither."""
+    no folder, no suffix). An existing file wins over a name, a folder does not (a sweep's
+    `--run-dir best` must not hide the config `best` from its runs); UsageError naming the
+    shipped ones for a name that is neither."""
     path = Path(name_or_path)
-    if path.exists() or path.parent != Path(".") or path.suffix:
+    if path.is_file() or path.parent != Path(".") or path.suffix:
         return path
     shipped = shipped_configs()
     name = path.name
     if name in shipped:
         return shipped[name][0]
+    if path.exists():  # a folder, not shipped: load_config says what it is
+        return path
     raise UsageError(
         f"no config file or shipped config named {shorten(str(name_or_path))}",
         hint=f"shipped configs: {', '.join(shipped)} (`gdcli configs` lists them)",

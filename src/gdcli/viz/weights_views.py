@@ -63,7 +63,7 @@ class Drawn:
 
 # Below this mean correlation of the classes' weights with their mean images, a person sees no
 # class in the panels: the book's memorised chapter-5 run scores 0.04, its 10-epoch run 0.08;
-# what its first epoch added 0.18 (the 1's stroke shows), configs/best.toml 0.37 (measured on
+# what its first epoch added 0.18 (the 1's stroke shows), configs/best.toml 0.43 (measured on
 # the real MNIST, docs/experiments.md).
 LOOKS_LIKE_NOTHING = 0.1
 # The mean images are taken over the first training images of the run, at most this many
@@ -132,7 +132,12 @@ def class_labels(wf: WeightsFile) -> list[str]:
 
 
 def final_epoch(wf: WeightsFile) -> int | None:
-    """The epoch of the file's final weights: the last of its history, else its summary's."""
+    """The epoch of the file's final weights (its network): the summary's weights_epoch (with
+    keep = best the best epoch, not the last one run), else the last of its history, else the
+    summary's epochs."""
+    kept = wf.meta.get("metrics", {}).get("weights_epoch")
+    if isinstance(kept, int):
+        return kept
     if wf.history:
         return int(wf.history[-1]["epoch"])
     epochs = wf.meta.get("metrics", {}).get("epochs")
@@ -384,6 +389,7 @@ def animation_frames(
     frames = [(e, panels(layers[0])) for e, layers in snapshot_frames(wf.snapshots, kept)]
     if last is not None and last in epochs and last not in wf.snapshots:
         frames.append((last, panels(wf.network.layers[0].weights)))
+        frames.sort(key=lambda frame: frame[0])  # keep = best: the best epoch may come before
     return frames
 
 
