@@ -202,8 +202,11 @@ class SweepDisplay:
                 return "running"
             return f"running, epoch {job.epoch}" + (f"/{job.epochs}" if job.epochs else "")
         if job.state == "done":
-            accuracy = (job.result or {}).get("test_accuracy")
-            return "done" + ("" if accuracy is None else f", test {100 * accuracy:.2f}%")
+            # the figure to choose by: validation when the runs have it, never test beside it
+            result = job.result or {}
+            split = "val" if result.get("val_accuracy") is not None else "test"
+            accuracy = result.get(f"{split}_accuracy")
+            return "done" + ("" if accuracy is None else f", {split} {100 * accuracy:.2f}%")
         if job.state == "diverged":
             return f"diverged at epoch {(job.result or {}).get('epochs', '?')}"
         if job.state == "failed":
