@@ -265,8 +265,10 @@ def conv_interleaved(data: TrainData, iterations: int) -> None:
               f"{accuracies[j][1]:>11}")  # fmt: skip
     later = slice(1, None) if iterations > 1 else slice(None)  # the first holds the set-up
     b, g = float(np.sum(book_cpu[later])), float(np.sum(gdcli_cpu[later]))
-    print(f"after the first: listing {b:.2f} s, gdcli {g:.2f} s, {b / g:.1f}x; "
-          f"median ratio {np.median(np.array(book_cpu) / np.array(gdcli_cpu)):.1f}x")
+    print(
+        f"after the first: listing {b:.2f} s, gdcli {g:.2f} s, {b / g:.1f}x; "
+        f"median ratio {np.median(np.array(book_cpu) / np.array(gdcli_cpu)):.1f}x"
+    )
 
 
 def blas_threads() -> str:
