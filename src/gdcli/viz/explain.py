@@ -28,6 +28,7 @@ the chosen class's score.
 from __future__ import annotations
 
 import io
+import textwrap
 
 import numpy as np
 
@@ -184,17 +185,19 @@ def feature_maps_png(net: Network, x: np.ndarray, labels: list[str]) -> bytes:
         ax.axis("off")
         pooled = f", max-pooled {first.conv.pool}x{first.conv.pool}" if first.conv.pool > 1 else ""
         lines = [
-            f"each kernel slides over the image; its {first.activation} at every position is",
+            f"Each kernel slides over the image; its {first.activation} at every position is",
             f"its feature map ({first.conv.pooled_span}x{first.conv.pooled_span}{pooled}),"
-            " what the next layer reads",
+            " what the next layer reads.",
         ]
         if adds is not None:
             lines += [
-                "the score of a class is the sum over the kernels of map \u00d7 its output",
+                "The score of a class is the sum over the kernels of map \u00d7 its output",
                 "weights (plus the bias): under each map, what it adds to the score of "
-                f"{_name(labels, chosen)}",
+                f"{_name(labels, chosen)}.",
             ]
-        ax.text(0, 0.5, "\n".join(lines), fontsize=9, va="center")
+        # about 14 characters of 9-point text to a column of 1.45 inches
+        text = "\n".join(textwrap.wrap(" ".join(lines), width=14 * (cols - 2)))
+        ax.text(0, 0.5, text, fontsize=9, va="center")
     order = np.argsort(-adds[:, chosen], kind="stable") if adds is not None else np.arange(n)
     for i, j in enumerate(order):
         r, c = divmod(i, cols)
