@@ -16,6 +16,9 @@ abs difference of every layer's weights.
 --conv N: chapter 10 end to end, the listing (its per-image test after every iteration) timed
 on its first N iterations against gdcli's whole run, and every printed line compared.
 
+--conv-interleaved N: chapter 10, N iterations of the listing and of gdcli turn about in one
+process, each timed in CPU seconds of its own thread; nothing else is run.
+
 --end-to-end ch8 (or all): the whole run as a reader makes it: the book's listing with the test
 it runs every 10 iterations (one image at a time, as the notebook), against `gdcli train
 --config configs/book-ch8.toml` as a command (a new process: start-up, reading the data, the
@@ -208,6 +211,66 @@ def conv_end_to_end(data: TrainData, data_dir: Path, iterations: int) -> None:
           f"{f'{same}/{len(printed)}':>16}")  # fmt: skip
 
 
+def conv_interleaved(data: TrainData, iterations: int) -> None:
+    """Chapter 10, one iteration at a time, turn about: the listing's iteration with its
+    per-image test of the 10,000 images, then gdcli's epoch with its test (configs/book-ch10,
+    in this process), and so on, each timed in CPU seconds of its own thread (time.thread_time:
+    a busy machine stretches the wall clock of both, not their CPU). Only one of the two runs
+    at a time; BLAS on one thread for both (run with GDCLI_BLAS_THREADS=1)."""
+    import threading
+
+    cfg = make_config(ROOT / "configs" / "book-ch10.toml",
+                      {"snapshots": "none", "epochs": iterations})  # fmt: skip
+    y, test_y = one_hot(data.labels_train), one_hot(data.labels_test)
+    book_turn, gdcli_turn = threading.Semaphore(0), threading.Semaphore(0)
+    book_cpu: list[float] = []
+    gdcli_cpu: list[float] = []
+    mark = {"book": 0.0, "gdcli": 0.0}
+    accuracies: list[tuple[float, float]] = []
+
+    def after(j: int, kernels: np.ndarray, w12: np.ndarray) -> None:
+        correct = book_listings.ch10_test(data.x_test, test_y, kernels, w12)
+        book_cpu.append(time.thread_time() - mark["book"])
+        accuracies.append((correct, 0.0))
+        gdcli_turn.release()
+        book_turn.acquire()
+        mark["book"] = time.thread_time()
+
+    def on_epoch(m: EpochMetrics) -> None:
+        gdcli_cpu.append(time.thread_time() - mark["gdcli"])
+        j = len(gdcli_cpu) - 1
+        accuracies[j] = (accuracies[j][0], m.test_accuracy or 0.0)
+        book_turn.release()
+        if len(gdcli_cpu) < iterations:
+            gdcli_turn.acquire()
+        mark["gdcli"] = time.thread_time()
+
+    def run_gdcli() -> None:
+        gdcli_turn.acquire()
+        mark["gdcli"] = time.thread_time()
+        train(cfg, data, on_epoch=on_epoch)
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):  # thread_time counts the caller only
+        worker = threading.Thread(target=run_gdcli)
+        worker.start()
+        mark["book"] = time.thread_time()
+        book_listings.ch10(data.x_train, y, iterations, after=after)
+        worker.join()
+    print("\nchapter 10 interleaved, CPU seconds per iteration with its test (one thread each)")
+    print(f"{'I':>4}{'listing':>10}{'gdcli':>10}{'ratio':>8}{'listing acc':>13}{'gdcli acc':>11}")
+    for j, (b, g) in enumerate(zip(book_cpu, gdcli_cpu, strict=True)):
+        print(f"{j:>4}{b:>10.3f}{g:>10.3f}{b / g:>8.1f}{accuracies[j][0]:>13}"
+              f"{accuracies[j][1]:>11}")  # fmt: skip
+    later = slice(1, None) if iterations > 1 else slice(None)  # the first holds the set-up
+    b, g = float(np.sum(book_cpu[later])), float(np.sum(gdcli_cpu[later]))
+    print(
+        f"after the first: listing {b:.2f} s, gdcli {g:.2f} s, {b / g:.1f}x; "
+        f"median ratio {np.median(np.array(book_cpu) / np.array(gdcli_cpu)):.1f}x"
+    )
+
+
 def blas_threads() -> str:
     try:
         from threadpoolctl import threadpool_info
@@ -226,6 +289,13 @@ def main() -> None:
     parser.add_argument("--hidden-epochs", type=int, default=5)
     parser.add_argument("--end-to-end", choices=["ch8", "all"], default=None)
     parser.add_argument(
+        "--conv-interleaved",
+        type=int,
+        default=0,
+        metavar="N",
+        help="chapter 10, N iterations of the listing and of gdcli, turn about, CPU time",
+    )
+    parser.add_argument(
         "--conv",
         type=int,
         default=0,
@@ -239,6 +309,9 @@ def main() -> None:
     xt, lt = load_split(ds, folder, "test")
     x, labels = load_split(ds, folder, "train", args.n_train)
     data = TrainData(x, labels, xt, lt)
+    if args.conv_interleaved:
+        conv_interleaved(data, args.conv_interleaved)
+        return
     chapter5(data, args.epochs, args.epochs)
     if args.full:
         x60, labels60 = load_split(ds, folder, "train", 60000)

@@ -155,7 +155,7 @@ def predict_cmd(
         option(
             "--explain",
             help="Draw why the network chose its class (PNG): input, weights and their product "
-            "for the three highest scores.",
+            "for the three highest scores; a conv network: each kernel's feature map.",
             metavar="FILE",
         ),
     ] = None,

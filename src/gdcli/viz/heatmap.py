@@ -11,6 +11,7 @@ numpy only; the labelled pictures (Pillow) are in weights_figure.py.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,6 +109,8 @@ def to_rgb(weights: np.ndarray, scale: float, colormap: str) -> np.ndarray:
 
 
 def digit_image(column: np.ndarray, scale: float, colormap: str, upscale: int) -> np.ndarray:
-    """One unit's weights (784,) -> an image (28*upscale, 28*upscale[, 3]), nearest neighbour."""
-    square = column.reshape(IMAGE_SIDE, IMAGE_SIDE)
+    """One unit's weights (784,) -> an image (28*upscale, 28*upscale[, 3]), nearest neighbour;
+    a conv kernel's (k * k,) -> (k*upscale, k*upscale[, 3])."""
+    side = IMAGE_SIDE if len(column) == IMAGE_SIDE * IMAGE_SIDE else math.isqrt(len(column))
+    square = column.reshape(side, side)
     return to_colours(square, scale, colormap).repeat(upscale, axis=0).repeat(upscale, axis=1)

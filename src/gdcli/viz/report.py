@@ -272,7 +272,21 @@ def _weights_section(i: int, run: Run, animations: list[Animation]) -> str:
         f"(blue) lowers it. One colour scale, \u00b1{scale.value:.3g}, for the picture and the "
         "animation of its training under it, so one colour is one weight in both."
     )
-    if len(layers) > 1:
+    if (conv := layers[0].conv) is not None:
+        k, q, n = conv.kernel, conv.pooled_span, layers[0].weights.shape[1]
+        to = "class" if len(layers) == 2 else "unit of layer 2"
+        intro = (
+            f"The weights as pictures: each of the {n} kernels' {k * k} weights as a {k}x{k} "
+            "image, after training. A kernel slides over the image; where its weight is "
+            "positive (red), ink on that pixel of the patch raises its sum; a negative one "
+            f"(blue) lowers it. One colour scale, \u00b1{scale.value:.3g}, for the kernels and "
+            "the animation of their training under them. Below, layer 2 as a table of maps: "
+            f"for each {to} (a row) and kernel (a column), the weights from that kernel's "
+            f"{q}x{q} feature map, laid out as the map is, on their own scale."
+        )
+        if len(layers) > 2:
+            intro += " Then the later layers as heatmaps of their weight matrices."
+    elif len(layers) > 1:
         later = "layer 2" if len(layers) == 2 else f"layers 2 to {len(layers)}"
         intro += (
             f" Below them, {later} as heatmaps of their weight matrices, each on its own "
@@ -294,6 +308,9 @@ def _evolution(run: Run, scale: Scale, budget: int) -> str:
     hidden = len(wf.network.layers) > 1
     ranked = _most_changed(run) if hidden else list(range(len(names)))
     counts = [len(names)] + [k for k in ANIMATED_UNITS if k < len(names)] if hidden else [10**9]
+    conv = wf.network.layers[0].conv
+    # a kernel's k x k panel about as large as a 28x28 one
+    upscale = (3 if hidden else 4) * (1 if conv is None else max(1, IMAGE_SIDE // conv.kernel))
 
     def gif(units: list[int], epochs: list[int]) -> bytes:
         frames = views.animation_frames(wf, epochs, units)
@@ -304,7 +321,7 @@ def _evolution(run: Run, scale: Scale, budget: int) -> str:
         )
         return figure.evolution_gif(
             frames, [names[u] for u in units], scale=scale, what=shown, subtitle="",
-            poster=True, bar=False, max_width=FIGURE_WIDTH, upscale=3 if hidden else 4,
+            poster=True, bar=False, max_width=FIGURE_WIDTH, upscale=upscale,
         )  # fmt: skip
 
     # Every frame (up to MAX_FRAMES) with as many units as fit; when even the fewest units
@@ -515,6 +532,22 @@ def _explain_section(
         )
     scores = net.scores(x_seen[index])
     guess, true = int(np.argmax(scores)), int(test.labels[index])
+    if net.layers[0].conv is not None:
+        intro = (
+            f"Test image #{index} (a {_e(classes[true])}, guessed {_e(classes[guess])}). Each "
+            "kernel slides over the image; its activation at every position is its feature "
+            "map, what the next layer reads. Each map is drawn under its kernel."
+        )
+        if len(net.layers) == 2:
+            intro += (
+                " A class's score is the sum over the kernels of each map times its output "
+                "weights (plus the bias): under each map, what it adds to the guessed class's "
+                "score, the largest first."
+            )
+        png = explain_png(net, x_seen[index], classes)
+        return _section(
+            f"explain-{i}", title, intro, _img(png, "image/png", "explanation", "figure")
+        )
     intro = (
         f"Test image #{index} (a {_e(classes[true])}, guessed {_e(classes[guess])}). A class's "
         "score is the dot product of the image with that class's weights: multiply pixel by "

@@ -175,7 +175,8 @@ def grid_figure(
     max_width: int = MAX_GRID_WIDTH,
     bar: bool = True,
 ) -> Image.Image:
-    """Each column of `columns` (784, k) as a labelled 28x28 panel on one colour scale.
+    """Each column of `columns` (side * side, k) as a labelled square panel on one colour
+    scale: 28x28 for a dense first layer, a conv layer's kernels 3x3 (or k x k).
 
     upscale: pixels per weight; lowered (not below 1) to keep the picture within `max_width`
     pixels. levels: round the colours to 2*levels+1 steps of the map (for a GIF's palette).
@@ -185,9 +186,10 @@ def grid_figure(
     k = columns.shape[1]
     n_cols = grid_columns(k)
     gap = 10 if k <= 40 else 4  # many small panels: narrow gaps leave more room for weights
-    upscale = max(1, min(upscale, grid_upscale(n_cols, gap, max_width)))
+    side = math.isqrt(columns.shape[0])
+    upscale = max(1, min(upscale, grid_upscale(n_cols, gap, max_width, side)))
     tiles = [
-        colours(columns[:, j].reshape(IMAGE_SIDE, IMAGE_SIDE) / scale.value, colormap, levels)
+        colours(columns[:, j].reshape(side, side) / scale.value, colormap, levels)
         .repeat(upscale, axis=0)
         .repeat(upscale, axis=1)
         for j in range(k)
@@ -196,11 +198,56 @@ def grid_figure(
     return _titled(body, scale, colormap, title, subtitle, levels, bar)
 
 
-def grid_upscale(n_cols: int, gap: int, max_width: int) -> int:
-    """The largest pixels per weight (at least 1) at which `n_cols` panels, their frames and
-    gaps fit `max_width` pixels with the picture's margins."""
+def grid_upscale(n_cols: int, gap: int, max_width: int, side: int = IMAGE_SIDE) -> int:
+    """The largest pixels per weight (at least 1) at which `n_cols` panels of side x side
+    weights, their frames and gaps fit `max_width` pixels with the picture's margins."""
     cell = (max_width - 2 * MARGIN + gap) // n_cols  # a panel's share: tile + frame + gap
-    return max(1, (cell - 2 - gap) // IMAGE_SIDE)
+    return max(1, (cell - 2 - gap) // side)
+
+
+def maps_figure(
+    maps: np.ndarray,
+    row_labels: list[str],
+    column_labels: list[str],
+    scale: Scale,
+    title: str,
+    subtitle: str | None = None,
+    colormap: str = "diverging",
+    upscale: int = 4,
+    max_width: int = MAX_GRID_WIDTH,
+) -> Image.Image:
+    """A table of square maps (rows, columns, side, side) on one colour scale, each row and
+    column labelled once (a conv network's output weights: a row per class, a column per
+    kernel, each map the weights from that kernel's feature map to that class).
+
+    upscale: pixels per weight, lowered (not below 1) to keep the picture within
+    `max_width` pixels."""
+    n_rows, n_cols, side = maps.shape[0], maps.shape[1], maps.shape[2]
+    gap = 4
+    f = _fitting_font(row_labels, 14, 120)
+    label_w = max(_width(s, f) for s in row_labels) + 10
+    cell = (max_width - 2 * MARGIN - label_w + gap) // n_cols
+    upscale = max(1, min(upscale, (cell - 2 - gap) // side))
+    tile = side * upscale
+    head_f = _fitting_font(column_labels, 13, tile + gap)
+    head_h = round(head_f.size * 1.5) if hasattr(head_f, "size") else 16
+    cell_w, cell_h = tile + 2 + gap, tile + 2 + gap
+    body = Image.new(
+        "RGB", (label_w + n_cols * cell_w - gap, head_h + n_rows * cell_h - gap), BACKGROUND
+    )
+    draw = ImageDraw.Draw(body)
+    for c, name in enumerate(column_labels):
+        x = label_w + c * cell_w + 1 + tile / 2
+        draw.text((x, head_h / 2), name, fill=INK, font=head_f, anchor="mm")
+    for r, name in enumerate(row_labels):
+        top = head_h + r * cell_h
+        draw.text((label_w - 8, top + 1 + tile / 2), name, fill=INK, font=f, anchor="rm")
+        for c in range(n_cols):
+            left = label_w + c * cell_w
+            draw.rectangle((left, top, left + tile + 1, top + tile + 1), outline=FRAME)
+            pixels = colours(maps[r, c] / scale.value, colormap).repeat(upscale, 0)
+            body.paste(Image.fromarray(pixels.repeat(upscale, 1)), (left + 1, top + 1))
+    return _titled(body, scale, colormap, title, subtitle)
 
 
 def colours(t: np.ndarray, colormap: str, levels: int | None = None) -> np.ndarray:

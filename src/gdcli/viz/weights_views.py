@@ -3,8 +3,11 @@
 Which weights: the final ones, a snapshot (`epoch`), or what training added (`change`: the
 weights minus their epoch-0 snapshot). How: a one-layer network as one 28x28 panel per class;
 a deeper one as its first layer's hidden units (28x28 panels, the pixels each unit looks at)
-and every later layer as a small heatmap of its weight matrix. Options are checked against the
-file before anything is written.
+and every later layer as a small heatmap of its weight matrix. A convolutional network (chapter
+10): its kernels (k x k panels, one colour scale) and its second layer as a table of maps, one
+per kernel (column) and output unit (row): the weights from that kernel's feature map, laid out
+as the map is (25x25 for the book). Options are checked against the file before anything is
+written.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gdcli.data.registry import registry, resolve_data_dir
+from gdcli.data.registry import IMAGE_SIDE, registry, resolve_data_dir
 from gdcli.errors import GdcliError, UsageError, key
 from gdcli.io.atomic import write_bytes
 from gdcli.io.paths import check_not_input
@@ -265,7 +268,11 @@ class _View:
         self.symbol = "change" if opts.change else "w"
         self.texts = Texts(wf, self.labels, opts.change)
         first = wf.network.layers[0].weights
-        if (
+        self.conv = wf.network.layers[0].conv
+        if self.conv is not None:  # the panels: the kernels
+            self.panels, self.stem = list(range(first.shape[1])), "kernel"
+            self.names = [f"kernel {j}" for j in self.panels]
+        elif (
             len(wf.network.layers) == 1
         ):  # the panels of the 28x28 pictures: classes, or hidden units
             self.panels, self.stem = self.chosen, "digit"
@@ -276,6 +283,8 @@ class _View:
             self.names = [str(j) if short else f"unit {j}" for j in self.panels]
         # the panels that also get a file of their own: a wide layer's are only in the grid
         self.files = self.panels if len(self.panels) <= MAX_UNIT_FILES else []
+        # a kernel's panel is drawn about as large as a 28x28 one: k x k weights, bigger pixels
+        self.zoom = 1 if self.conv is None else max(1, IMAGE_SIDE // self.conv.kernel)
 
 
 def _draw_first_layer(layers: list[np.ndarray], view: _View, drawn: Drawn) -> None:
@@ -284,7 +293,8 @@ def _draw_first_layer(layers: list[np.ndarray], view: _View, drawn: Drawn) -> No
     scale = choose_scale(first, opts.scale_max, symbol=view.symbol)
     drawn.scales.append(scale)
     for j in view.files:
-        drawn.written += _panel_files(first[:, j], scale, opts, opts.out_dir / f"{view.stem}-{j}")
+        stem = opts.out_dir / f"{view.stem}-{j}"
+        drawn.written += _panel_files(first[:, j], scale, opts, stem, view.zoom)
     grid = _grid(first, scale, view, drawn.epoch)
     drawn.written.append(_write(opts.out_dir / "grid.png", figure.png(grid)))
 
@@ -293,8 +303,9 @@ def _grid(first: np.ndarray, scale: Scale, view: _View, epoch: int | None) -> Im
     title, subtitle = view.texts.grid(epoch)
     opts = view.opts
     return figure.grid_figure(
-        first[:, view.panels], view.names, scale, title, subtitle, opts.colormap, opts.upscale
-    )
+        first[:, view.panels], view.names, scale, title, subtitle, opts.colormap,
+        opts.upscale * view.zoom,
+    )  # fmt: skip
 
 
 def grid_image(
@@ -319,11 +330,56 @@ def _draw_later_layer(layers: list[np.ndarray], i: int, view: _View, drawn: Draw
     img, scale = _later_figure(layers, i, view, drawn.epoch)
     drawn.scales.append(scale)
     drawn.written.append(_write(view.opts.out_dir / f"layer-{i}.png", figure.png(img)))
+    if i == 2 and view.conv is not None and (rows := _map_rows(layers, view)[1]):
+        drawn.notes.append(
+            f"layer 2 has {rows} units: layer-2.png shows the first {MAX_MAP_ROWS} of them"
+        )
+
+
+# A conv network's second layer is a map per kernel and unit of the next layer: a table of at
+# most this many rows (the book's 10 classes all; a wide dense layer after the kernels: its first).
+MAX_MAP_ROWS = 40
+
+
+def _map_rows(layers: list[np.ndarray], view: _View) -> tuple[list[int], int]:
+    """The rows of a conv network's layer-2 table (the chosen classes, or the first units of
+    the next layer) and how many units the layer has when they are not all drawn (else 0)."""
+    w = layers[1]
+    if len(layers) == 2:
+        return view.chosen, 0
+    rows = list(range(min(w.shape[1], MAX_MAP_ROWS)))
+    return rows, w.shape[1] if len(rows) < w.shape[1] else 0
+
+
+def _maps_figure(
+    layers: list[np.ndarray], view: _View, epoch: int | None, max_width: int = figure.MAX_GRID_WIDTH
+) -> tuple[Image.Image, Scale]:
+    """A conv network's second layer: for each row (a class, or a unit of the next layer) and
+    kernel (a column), the weights from that kernel's feature map, as a map of its positions."""
+    assert view.conv is not None
+    w, last = layers[1], len(layers) == 2
+    kernels, q = layers[0].shape[1], view.conv.pooled_span
+    rows = _map_rows(layers, view)[0]
+    names = [view.labels[d] for d in rows] if last else [f"unit {j}" for j in rows]
+    # position-major: unit p * kernels + k is kernel k at position p (the book's reshape)
+    maps = w.reshape(q, q, kernels, -1)[..., rows].transpose(3, 2, 0, 1)
+    scale = choose_scale(maps, symbol=view.symbol)
+    title, subtitle = view.texts.maps(w, q, kernels, last, epoch)
+    columns = [str(k) for k in range(kernels)]
+    img = figure.maps_figure(maps, names, columns, scale, title, subtitle, view.opts.colormap,
+                             max_width=max_width)  # fmt: skip
+    return img, scale
 
 
 def _later_figure(
-    layers: list[np.ndarray], i: int, view: _View, epoch: int | None
+    layers: list[np.ndarray],
+    i: int,
+    view: _View,
+    epoch: int | None,
+    max_width: int = figure.MAX_GRID_WIDTH,
 ) -> tuple[Image.Image, Scale]:
+    if i == 2 and view.conv is not None:
+        return _maps_figure(layers, view, epoch, max_width)
     w, last = layers[i - 1], i == len(layers)
     rows = view.chosen if last else list(range(w.shape[1]))
     names = [view.labels[d] for d in rows] if last else [f"unit {j}" for j in rows]
@@ -335,14 +391,17 @@ def _later_figure(
     return img, scale
 
 
-def _panel_files(column: np.ndarray, scale: Scale, opts: Options, stem: Path) -> list[Path]:
-    """One unit's 28x28 picture, upscaled: stem.png in the colormap, stem.pgm in grey."""
+def _panel_files(
+    column: np.ndarray, scale: Scale, opts: Options, stem: Path, zoom: int = 1
+) -> list[Path]:
+    """One unit's 28x28 picture (a kernel's k x k), upscaled (times `zoom`): stem.png in the
+    colormap, stem.pgm in grey."""
     written = []
     if "png" in opts.formats:
-        pixels = digit_image(column, scale.value, opts.colormap, opts.upscale)
+        pixels = digit_image(column, scale.value, opts.colormap, opts.upscale * zoom)
         written.append(_write(stem.with_suffix(".png"), figure.png(pixels)))
     if "pgm" in opts.formats:
-        pixels = digit_image(column, scale.value, "gray", opts.upscale)
+        pixels = digit_image(column, scale.value, "gray", opts.upscale * zoom)
         written.append(_write(stem.with_suffix(".pgm"), figure.pgm(pixels)))
     return written
 
@@ -361,7 +420,7 @@ def _animate(wf: WeightsFile, view: _View, notes: list[str]) -> Path:
     what, subtitle = view.texts.animation()
     data = figure.evolution_gif(
         frames, view.names, opts.scale_max, what=what, subtitle=subtitle, colormap=opts.colormap,
-        symbol=view.symbol,
+        symbol=view.symbol, upscale=4 * view.zoom,
     )  # fmt: skip
     return _write(opts.animate, data)
 
@@ -403,8 +462,8 @@ def final_figures(wf: WeightsFile, max_width: int) -> tuple[Scale, list[Image.Im
     scale = choose_scale(layers[0])
     title, subtitle = view.texts.grid(epoch)
     grid = figure.grid_figure(layers[0][:, view.panels], view.names, scale, title, subtitle,
-                              max_width=max_width)  # fmt: skip
-    later = [_later_figure(layers, i, view, epoch)[0] for i in range(2, len(layers) + 1)]
+                              upscale=6 * view.zoom, max_width=max_width)  # fmt: skip
+    later = [_later_figure(layers, i, view, epoch, max_width)[0] for i in range(2, len(layers) + 1)]
     return scale, [grid, *later]
 
 
@@ -448,6 +507,15 @@ class Texts:
 
     def _first(self) -> tuple[str, str, str]:
         """The 28x28 pictures' head, subject and what a red weight does."""
+        layer = self.net.layers[0]
+        if layer.conv is not None:
+            k = layer.conv.kernel
+            head = f"layer 1 ({layer.weights.shape[1]} kernels of {k}x{k}, {layer.activation}): "
+            return (
+                head,
+                "each kernel's weights",
+                ("ink on that pixel of a patch raises the kernel's sum"),
+            )
         if len(self.net.layers) == 1:
             return (
                 "",
@@ -468,6 +536,16 @@ class Texts:
         target = f"{self.noun}'s score" if last else "unit's input"
         raises = f"the unit's output raises the {target}"
         return self._title(f"layer {i}: ", subject, epoch), self._colours(raises)
+
+    def maps(
+        self, w: np.ndarray, q: int, kernels: int, last: bool, epoch: int | None
+    ) -> tuple[str, str]:
+        """A conv network's layer-2 table of maps."""
+        to = f"each {self.noun} (rows)" if last else f"each of the {w.shape[1]} units of layer 2"
+        subject = f"the weights from each kernel's {q}x{q} feature map (columns) to {to}"
+        target = f"{self.noun}'s score" if last else "unit's input"
+        raises = f"the kernel's output at that position raises the {target}"
+        return self._title("layer 2: ", subject, epoch), self._colours(raises)
 
     def animation(self) -> tuple[str, str]:
         """The frames' title before ", epoch E", and their subtitle."""
