@@ -182,6 +182,7 @@ class Backprop:
         # W -= out.T @ (alpha delta) and nothing more: no l2, no frozen weights, no bias
         plain = [in_delta and not self.rule.l2 and m is None and b is None
                  for m, b in zip(self.trainable, biases, strict=True)]  # fmt: skip
+        hidden, down = range(last), range(last, 0, -1)  # made once: a range costs 0.08 us
 
         def step(
             x: np.ndarray | None,
@@ -200,7 +201,7 @@ class Backprop:
             kept = self.kept
             # forward: out_l = f_l(out_{l-1} @ W_l + b_l), times the kept mask with dropout
             below = x
-            for i in range(last):
+            for i in hidden:
                 if below is not None:
                     dot(below, weights[i], out=sums[i])
                     if biases[i] is not None:
@@ -234,7 +235,7 @@ class Backprop:
                 return pred
             # backward: delta_{l-1} = (delta_l @ W_l.T) * f'_{l-1} [* mask], then layer l's step
             gate_masks = self.gate_masks
-            for i in range(last, 0, -1):
+            for i in down:
                 below = dot(deltas[i], weights_t[i], out=deltas[i - 1])
                 if gates[i - 1] is not None:
                     below *= gates[i - 1]()

@@ -90,6 +90,9 @@ class Gram:
                       for b in self.blocks]  # fmt: skip
         # the layers above the first, and the first layer's delta (alpha in it, the book's way)
         self.bp = Backprop(net, rule, alpha_in_delta=True)
+        self._y: np.ndarray | None = None
+        self.preds = np.empty((0, net.n_outputs))
+        self._row_views: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
 
     def epoch(self, y: np.ndarray, alpha: float) -> np.ndarray:
         """One epoch, in place; returns the n predictions made before each step (n, k)."""
@@ -100,11 +103,7 @@ class Gram:
         w0 = first.weights[self.active]
         if self.bias:
             w0 = np.vstack([w0, first.bias])
-        preds = np.empty((len(y), net.n_outputs))
-        pred_rows, y_rows = (
-            [preds[t : t + 1] for t in range(len(y))],
-            [y[t : t + 1] for t in range(len(y))],
-        )
+        y_rows, pred_rows = self._rows(y)
         h = bp.sums[0][0]
         step, dot = bp.step, fast_dot
         alpha, out_mask = np.float64(alpha), self.out_mask
@@ -114,10 +113,12 @@ class Gram:
         for blk, gram in zip(self.blocks, self.grams, strict=True):
             d = deltas[: blk.stop - blk.start]
             np.dot(self.x[blk], w0, out=d)  # row t: x_t @ W0 until step t writes d_t there
-            for t, g, d_t in zip(range(blk.start, blk.stop), gram, delta_rows, strict=False):
+            rows = (range(blk.start, blk.stop), gram, delta_rows, y_rows[blk], pred_rows[blk])
+            steps = zip(*rows, strict=False)  # delta_rows: as many as the largest block
+            for t, g, d_t, y_t, pred_t in steps:
                 dot(g, d, out=h)
                 bp.deltas[0] = d_t
-                step(None, y_rows[t], alpha, t, pred_rows[t])
+                step(None, y_t, alpha, t, pred_t)
                 if out_mask is not None:
                     d_t *= out_mask
             w0 -= self.u[blk].T @ d
@@ -125,4 +126,16 @@ class Gram:
             first.weights[self.active], first.bias[:] = w0[:-1], w0[-1]
         else:
             first.weights[self.active] = w0
-        return preds
+        return self.preds.copy()
+
+    def _rows(self, y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The (1, k) rows of the targets y and of the predictions buffer, as views made once
+        for the targets every epoch is given (a thousand views cost a few percent of an
+        epoch)."""
+        if self._y is not y:
+            self.preds = np.empty(y.shape)
+            n = len(y)
+            self._y = y
+            self._row_views = ([y[t : t + 1] for t in range(n)],
+                               [self.preds[t : t + 1] for t in range(n)])  # fmt: skip
+        return self._row_views
