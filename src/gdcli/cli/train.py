@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -519,13 +518,15 @@ def _report(
 def _run_folder_of(weights: Path) -> tuple[Path | None, dict[str, Any]]:
     """The run folder `weights` is the weights file of (made by --run-dir), and what its
     summary says of it; (None, {}) for any other file."""
+    from gdcli.experiments.table import read_summary
+
     folder = weights.parent
     summary = folder / folders.SUMMARY
     if weights.name != folders.WEIGHTS or not summary.is_file():
         return None, {}
     try:
-        known = json.loads(summary.read_text())
-    except (OSError, ValueError):
+        known = read_summary(summary)  # bounded and checked, as `gdcli runs` reads it
+    except GdcliError:
         return None, {}
     return folder, {k: known[k] for k in ("name", "run_dir", "base", "settings") if k in known}
 
