@@ -189,8 +189,11 @@ def conv_end_to_end(data: TrainData, data_dir: Path, iterations: int) -> None:
         book_listings.ch10_test(data.x_test, test_y, kernels, w12)
         per.append(time.perf_counter())
 
+    from threadpoolctl import threadpool_limits
+
     start = time.perf_counter()
-    book_listings.ch10(data.x_train, y, iterations, after=book_test)
+    with threadpool_limits(limits=1, user_api="blas"):  # its fastest here (docs/performance.md)
+        book_listings.ch10(data.x_train, y, iterations, after=book_test)
     book_s = (time.perf_counter() - start) / iterations
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-m", "gdcli", "train", "--config",

@@ -73,20 +73,23 @@ def numeric(net, x, y, arr, eps=1e-6):
 
 
 @pytest.mark.parametrize(
-    ("size", "pool", "hidden", "book"),
-    [(3, 1, (), False), (3, 2, (), False), (5, 2, (6,), False), (3, 1, (), True)],
-)
-def test_the_kernels_step_is_alpha_times_the_gradient(size, pool, hidden, book):
+    ("size", "pool", "hidden", "book", "bias"),
+    [(3, 1, (), False, True), (3, 2, (), False, True), (5, 2, (6,), False, True),
+     (3, 1, (), True, True),
+     (3, 1, (), False, False), (3, 1, (6,), True, False)],  # lit-only steps (no bias, no pool)
+)  # fmt: skip
+def test_the_kernels_step_is_alpha_times_the_gradient(size, pool, hidden, book, bias):
     x, labels = images(2)
     y = np.eye(10)[labels]
-    net = conv_net(size=size, pool=pool, hidden=hidden, book=book)
-    first = net.layers[0]
-    expected = [numeric(net, x, y, first.weights), numeric(net, x, y, first.bias)]
-    top = numeric(net, x, y, net.layers[-1].weights[:8])  # a few of the output weights
-    before = [first.weights.copy(), first.bias.copy(), net.layers[-1].weights[:8].copy()]
+    net = conv_net(size=size, pool=pool, hidden=hidden, book=book, bias=bias)
+    assert backprop.Backprop(net, rows=2).lit_only == (not bias)
+    # the kernels, the conv layer's bias if it has one, and a few of the output weights
+    arrays = [net.layers[0].weights, net.layers[0].bias, net.layers[-1].weights[:8]]
+    arrays = [a for a in arrays if a is not None]
+    expected = [numeric(net, x, y, a) for a in arrays]
+    before = [a.copy() for a in arrays]
     backprop.step(net, x, y, 0.1)
-    after = [first.weights, first.bias, net.layers[-1].weights[:8]]
-    for b, a, g in zip(before, after, [*expected, top], strict=True):
+    for b, a, g in zip(before, arrays, expected, strict=True):
         assert np.allclose((b - a) / 0.1, g, atol=1e-7), np.abs((b - a) / 0.1 - g).max()
 
 

@@ -34,6 +34,7 @@ from gdcli.book.errata import (
     KERNEL_SIGN,
     RELU2DERIV,
 )
+from gdcli.nn.conv import lit_rows
 from gdcli.nn.model import ACTIVATIONS, Network, fast_dot, softmax
 
 
@@ -113,6 +114,7 @@ class Backprop:
         self.out_buf = np.empty_like(self.pred)
         self.dot = fast_dot if net.dot is np.matmul else self._exact_dot
         self._gates(errata, dropped)
+        self.masks: list[np.ndarray] | None = None
         self.kept: list[list[np.ndarray]] | None = None
         self.gate_masks: list[list[np.ndarray]] | None = None
         # per layer: acts = f(sums) as a call bound to the buffers, None if linear
@@ -122,11 +124,19 @@ class Backprop:
         # W.T as views made once: every step updates the weights in place, the views follow
         self.weights_t = [layer.weights.T for layer in layers]
         self.conv = layers[0].conv
+        # the conv layer's patches of zeros give it 0 (no bias, no pooling, f(0) = 0): its own
+        # steps take only the patches holding a nonzero pixel (_step_lit)
+        self.lit_only = self.conv is not None and self.conv.pool == 1 and layers[0].bias is None
+        self.lit_only = self.lit_only and not np.any(self.f[0].f(np.zeros(1)))
         if self.conv is not None:  # every kernel at every position, before pooling
             shape = (rows * self.conv.positions, layers[0].weights.shape[1])
             # without pooling they are the layer's sums, position-major: the same buffer
             self.feature = self.sums[0].reshape(shape) if self.conv.pool == 1 else np.empty(shape)
             self.kernel_sign = -1.0 if KERNEL_SIGN in errata else 1.0
+        if self.lit_only:  # the conv layer's outputs, 0 but where the last step wrote them
+            self.lit_outs = self.outs[0].reshape(shape)
+            self.lit_outs[...] = 0.0
+            self.lit_before = np.arange(0)
         self.step = self._stepper()
 
     def _gates(self, errata: frozenset[str], dropped: bool) -> None:
@@ -150,16 +160,19 @@ class Backprop:
     def use_masks(self, masks: list[np.ndarray] | None) -> None:
         """The 0/1 dropout masks of the steps to come: one (steps * rows, units) array per
         hidden layer, rows t * rows ... (t + 1) * rows for step t (None: no dropout)."""
+        self.masks = masks
         if masks is None:
             self.kept = self.gate_masks = None
             return
         scale = 1.0 / (1.0 - self.rule.dropout)
-        shape = (-1, self.rows)
-        self.kept = [list((m * scale).reshape(*shape, m.shape[1])) for m in masks]
+        skip = 1 if self.lit_only else 0  # the conv layer's: read at its lit rows, _step_lit
+
+        def steps(masks: list[np.ndarray]) -> list[list[np.ndarray]]:
+            return [[]] * skip + [list(m.reshape(-1, self.rows, m.shape[1])) for m in masks]
+
+        self.kept = steps([m * scale for m in masks[skip:]])
         self.gate_masks = (
-            [list(m.astype(float).reshape(*shape, m.shape[1])) for m in masks]
-            if self.book_dropout
-            else self.kept
+            steps([m.astype(float) for m in masks[skip:]]) if self.book_dropout else self.kept
         )
 
     def _stepper(self) -> Callable[..., np.ndarray]:
@@ -182,7 +195,9 @@ class Backprop:
         # W -= out.T @ (alpha delta) and nothing more: no l2, no frozen weights, no bias
         plain = [in_delta and not self.rule.l2 and m is None and b is None
                  for m, b in zip(self.trainable, biases, strict=True)]  # fmt: skip
-        hidden, down = range(last), range(last, 0, -1)  # made once: a range costs 0.08 us
+        # the lit-only conv layer's output and gate are _step_lit's: start above it
+        first = 1 if self.lit_only else 0
+        hidden, down = range(first, last), range(last, 0, -1)  # made once: 0.08 us a range
 
         def step(
             x: np.ndarray | None,
@@ -200,7 +215,7 @@ class Backprop:
             """
             kept = self.kept
             # forward: out_l = f_l(out_{l-1} @ W_l + b_l), times the kept mask with dropout
-            below = x
+            below = outs[0] if first else x  # (the lit-only conv layer: its outputs)
             for i in hidden:
                 if below is not None:
                     dot(below, weights[i], out=sums[i])
@@ -237,10 +252,11 @@ class Backprop:
             gate_masks = self.gate_masks
             for i in down:
                 below = dot(deltas[i], weights_t[i], out=deltas[i - 1])
-                if gates[i - 1] is not None:
-                    below *= gates[i - 1]()
-                if gate_masks is not None:
-                    below *= gate_masks[i - 1][t]
+                if i > first:  # (the lit-only conv layer gates its delta itself)
+                    if gates[i - 1] is not None:
+                        below *= gates[i - 1]()
+                    if gate_masks is not None:
+                        below *= gate_masks[i - 1][t]
                 if plain[i]:
                     weights[i] -= dot(outs_t[i - 1], deltas[i], out=grads[i])
                 else:
@@ -251,7 +267,14 @@ class Backprop:
 
         return step
 
-    def step_conv(self, patches: np.ndarray, y: np.ndarray, alpha: float, t: int = 0) -> np.ndarray:
+    def step_conv(
+        self,
+        patches: np.ndarray,
+        y: np.ndarray,
+        alpha: float,
+        t: int = 0,
+        lit: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
         """One step of a network whose first layer is convolutional, on the images seen as
         patches (rows * positions, kernel pixels) (conv.Conv.patches); returns the prediction
         made before the step (a buffer).
@@ -261,9 +284,14 @@ class Backprop:
         the first layer's delta, each pooled unit's at the position its maximum came from:
         kernels -= alpha * patches.T @ delta (+ l2 kernels). The kernel-sign erratum (the
         chapter-10 listing) adds the step instead: gradient ascent on the kernels.
+
+        lit: the patches' rows holding a nonzero pixel and those rows, conv.lit(patches), if
+        the caller keeps them; a layer whose patches of zeros give 0 steps on them alone.
         """
         conv, layer, rows = self.conv, self.net.layers[0], self.rows
         assert conv is not None
+        if self.lit_only:
+            return self._step_lit(*(lit_rows(patches) if lit is None else lit), y, alpha, t)
         feature = np.dot(patches, layer.weights, out=self.feature)
         pooled, where = conv.pool_sums(feature, rows)
         h = self.sums[0]
@@ -280,6 +308,42 @@ class Backprop:
         layer.weights -= move
         if layer.bias is not None:
             layer.bias -= (alpha * self.kernel_sign) * delta.sum(axis=0)
+        return pred
+
+    def _step_lit(
+        self, where: np.ndarray, patches: np.ndarray, y: np.ndarray, alpha: float, t: int
+    ) -> np.ndarray:
+        """step_conv for a conv layer whose patches of zeros give 0 (no bias, no pooling,
+        f(0) = 0): 60% of an MNIST image's patches. Their outputs stay 0, and a delta at them
+        moves no kernel (its patch is 0), so only the patches holding a nonzero pixel are
+        computed: `patches` (lit, kernel pixels), `where` their rows among the batch's
+        rows * positions. The same step, the kernels' sums rounded in another order."""
+        layer, f = self.net.layers[0], self.f[0]
+        acts = np.dot(patches, layer.weights)
+        if f.deriv is not None:
+            f.f(acts, out=acts)
+        outs, mask = acts, None
+        if self.masks is not None:
+            mask = self.masks[0][t * self.rows : (t + 1) * self.rows]
+            mask = np.take(mask.reshape(len(self.lit_outs), -1), where, axis=0).astype(float)
+            # out = f(h) * mask / (1 - p), rounded once either way (mask is 0 or 1)
+            outs = np.multiply(acts, mask)
+            outs *= 1.0 / (1.0 - self.rule.dropout)
+        self.lit_outs[self.lit_before] = 0.0
+        self.lit_outs[where] = outs
+        self.lit_before = where
+        pred = self.step(None, y, alpha, t)
+        delta = np.take(self.deltas[0].reshape(len(self.lit_outs), -1), where, axis=0)
+        if self.gates[0] is not None:  # f'(h), or the dropout-deriv erratum's f' of the output
+            delta *= f.deriv(outs if self.book_dropout else acts)  # type: ignore[misc]
+        if mask is not None:  # the chain rule's mask / (1 - p); the erratum's 0/1 mask
+            delta *= mask
+            if not self.book_dropout:
+                delta *= 1.0 / (1.0 - self.rule.dropout)
+        grads = np.dot(patches.T, delta, out=self.grads[0])
+        if self.rule.l2:
+            grads += self.rule.l2 * layer.weights
+        layer.weights -= np.multiply(grads, alpha * self.kernel_sign, out=self.moves[0])
         return pred
 
     def weight_deltas(self, i: int, inputs_t: np.ndarray) -> np.ndarray:

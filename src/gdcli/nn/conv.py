@@ -150,6 +150,13 @@ class Conv:
         return {"side": self.side, "kernel": self.kernel, "span": self.span, "pool": self.pool}
 
 
+def lit_rows(patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of `patches` (rows, kernel pixels) holding a nonzero pixel: their indices, and
+    those rows (a copy)."""
+    where = np.flatnonzero(patches.any(axis=1))
+    return where, patches[where]
+
+
 def parse_conv(text: str) -> tuple[int, int] | None:
     """ "16x3" -> (16 kernels, 3 pixels a side); None if `text` is not of that form."""
     parts = text.strip().lower().split("x")

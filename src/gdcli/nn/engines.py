@@ -26,6 +26,7 @@ from gdcli.config import TrainConfig
 from gdcli.data.transforms import shifts
 from gdcli.errors import UsageError
 from gdcli.nn.backprop import Backprop, StepRule
+from gdcli.nn.conv import lit_rows
 from gdcli.nn.model import Network
 
 
@@ -98,6 +99,7 @@ class Reference:
         if DROPPED_TAIL in rule.errata and len(x) > batch_size:
             self.stop = len(x) - len(x) % batch_size
         self.patches: np.ndarray | None = None
+        self.lit: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # batch start: conv.lit_rows
         if self.conv is not None and augment == "none":
             size = self.stop * self.conv.positions * self.conv.kernel**2 * x.itemsize
             if size <= PATCHES_ONCE_BYTES:
@@ -117,7 +119,13 @@ class Reference:
             if self.conv is None:
                 pred = bp.step(xb, yb, alpha)
             else:
-                pred = bp.step_conv(self._patches(start, xb, original), yb, alpha)
+                patches = self._patches(start, xb, original)
+                lit = None
+                if bp.lit_only and self.patches is not None and original:
+                    if start not in self.lit:
+                        self.lit[start] = lit_rows(patches)
+                    lit = self.lit[start]
+                pred = bp.step_conv(patches, yb, alpha, lit=lit)
             if original:
                 preds[start : start + len(xb)] = pred
         return preds
