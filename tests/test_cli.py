@@ -511,8 +511,8 @@ def small_fs(tmp_path: Path):
         return folder
 
     yield mount
-    for folder in mounted:
-        subprocess.run(["umount", str(folder)], check=False)
+    for folder in mounted:  # lazily: a file still open there must not keep the mount
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
 
 
 def fill(folder: Path) -> None:

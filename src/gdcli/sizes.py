@@ -79,8 +79,12 @@ def estimate(
 ) -> Estimate:
     """What training `cfg` on `n_train` images (testing on `n_test`) and keeping
     `n_snapshots` snapshots takes: peak memory and the weights file's size."""
-    sizes = [N_PIXELS, *cfg.hidden, N_CLASSES]
+    conv = cfg.conv_layer()
+    first = [] if conv is None else [conv.units(cfg.kernels)]  # the conv layer's outputs
+    sizes = [N_PIXELS, *first, *cfg.hidden, N_CLASSES]
     weights = sum(a * b for a, b in itertools.pairwise(sizes))
+    if conv is not None:  # its weights are its kernels, not pixels x outputs
+        weights += conv.kernel**2 * cfg.kernels - N_PIXELS * first[0]
     units = sum(sizes[1:])
     biases = units if cfg.bias else 0
     epochs = cfg.epochs if epochs is None else epochs
@@ -102,6 +106,12 @@ def estimate(
         + (n_train + n_test) * N_CLASSES * FLOAT * 3,
         "history": meta_chars * 4 * 3 + epochs * 600,  # meta (UTF-32), JSON, Python objects
     }
+    if conv is not None:
+        patch = conv.kernel**2
+        # the training images' patches (float64) and their rows with ink; the test images'
+        # patches (float32) for the certified test (nn/certified.py), at most every position
+        parts["patches"] = n_train * conv.positions * patch * FLOAT * 2
+        parts["evaluation"] += n_test * conv.positions * (patch + 2) * 4
     file = (weights + biases) * FLOAT + n_snapshots * weights * 4 + meta_chars * 4
     return Estimate(sum(parts.values()), file, parts)
 

@@ -111,22 +111,23 @@ class CertifiedTest:
         lit, box = lit.reshape(self.n, -1), box.reshape(self.n, -1)
         self.bounds_by = np.concatenate([box * lit, lit], axis=1).astype(np.float32)
         dense = lit.mean(axis=0) > DENSE_FRACTION
-        self._tiles(images.astype(np.float32), np.flatnonzero(dense))
+        self._tiles(x, np.flatnonzero(dense))
         self._sparse(x, lit & ~dense)
 
-    def _tiles(self, images: np.ndarray, positions: np.ndarray) -> None:
+    def _tiles(self, x: np.ndarray, positions: np.ndarray) -> None:
         """Every image's patches at `positions`, tile by tile: (chunks, k * k, positions,
         CHUNK) float32, the last chunk padded with images of zeros."""
-        k, s = self.conv.kernel, self.conv.span
+        k, s, side = self.conv.kernel, self.conv.span, self.conv.side
         chunks = -(-self.n // CHUNK)
         self.dense = positions
-        self.patches = np.zeros((chunks, k * k, len(positions), CHUNK), dtype=np.float32)
-        for q, p in enumerate(positions):
-            row, col = divmod(int(p), s)
-            window = images[:, row : row + k, col : col + k].reshape(self.n, k * k)
-            padded = np.zeros((chunks * CHUNK, k * k), dtype=np.float32)
-            padded[: self.n] = window
-            self.patches[:, :, q, :] = padded.reshape(chunks, CHUNK, k * k).transpose(0, 2, 1)
+        padded = np.zeros((chunks * CHUNK, side * side), dtype=np.float32)
+        padded[: self.n] = x
+        corner = (positions // s) * side + positions % s  # each position's top-left pixel
+        self.patches = np.empty((chunks, k * k, len(positions), CHUNK), dtype=np.float32)
+        for i in range(k):
+            for j in range(k):
+                pixels = padded[:, corner + i * side + j].reshape(chunks, CHUNK, -1)
+                self.patches[:, i * k + j] = pixels.transpose(0, 2, 1)
 
     def _sparse(self, x: np.ndarray, lit: np.ndarray) -> None:
         """The patches with a nonzero pixel at the other positions, position by position:

@@ -110,13 +110,18 @@ class Conv:
 
     def pool_sums(self, sums: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray | None]:
         """sums (n * positions, K) -> the layer's sums (n, units) and, with pooling, where each
-        window's maximum is: (n, pooled, pooled, K) indices into the p * p window (None
-        without pooling: the sums are the layer's, reshaped)."""
+        window's maximum is: (n, pooled, pooled, K) indices into the p * p window, row-major
+        (the first on a tie, as np.argmax; None without pooling: the sums are the layer's,
+        reshaped)."""
         if self.pool == 1:
             return sums.reshape(n, -1), None
-        windows = self._windows(sums, n)
-        where = np.argmax(windows, axis=-1)
-        best = np.take_along_axis(windows, where[..., None], axis=-1)[..., 0]
+        offsets = self._offsets(sums, n)
+        best = offsets[0].copy()
+        where = np.zeros(best.shape, dtype=np.int8)
+        for i, window in enumerate(offsets[1:], start=1):  # p * p strided views, no copies
+            larger = window > best
+            np.copyto(best, window, where=larger)
+            where[larger] = i
         return best.reshape(n, -1), where
 
     def unpool(self, delta: np.ndarray, where: np.ndarray | None, n: int) -> np.ndarray:
@@ -125,21 +130,19 @@ class Conv:
         kernels = delta.shape[1] // (self.pooled_span**2)
         if where is None:
             return delta.reshape(-1, kernels)
-        q, p = self.pooled_span, self.pool
-        spread = np.zeros((n, q, q, kernels, p * p))
-        np.put_along_axis(spread, where[..., None], delta.reshape(n, q, q, kernels, 1), axis=-1)
-        spread = spread.reshape(n, q, q, kernels, p, p).transpose(0, 1, 4, 2, 5, 3)
-        full = np.zeros((n, self.span, self.span, kernels))
-        full[:, : q * p, : q * p] = spread.reshape(n, q * p, q * p, kernels)
-        return full.reshape(-1, kernels)
+        q = self.pooled_span
+        full = np.zeros((n * self.positions, kernels))
+        pooled = delta.reshape(n, q, q, kernels)
+        for i, window in enumerate(self._offsets(full, n)):
+            np.copyto(window, pooled, where=where == i)
+        return full
 
-    def _windows(self, sums: np.ndarray, n: int) -> np.ndarray:
-        """(n * positions, K) -> (n, pooled, pooled, K, p * p): each pooling window's sums."""
+    def _offsets(self, sums: np.ndarray, n: int) -> list[np.ndarray]:
+        """(n * positions, K) -> p * p views (n, pooled, pooled, K): each pooling window's
+        entry at one offset, row-major (the positions past the last whole window left out)."""
         q, p = self.pooled_span, self.pool
-        kernels = sums.shape[1]
-        maps = sums.reshape(n, self.span, self.span, kernels)[:, : q * p, : q * p]
-        blocks = maps.reshape(n, q, p, q, p, kernels).transpose(0, 1, 3, 5, 2, 4)
-        return blocks.reshape(n, q, q, kernels, p * p)
+        maps = sums.reshape(n, self.span, self.span, -1)
+        return [maps[:, a : q * p : p, b : q * p : p] for a in range(p) for b in range(p)]
 
     def layer_sums(self, x: np.ndarray, kernels: np.ndarray) -> np.ndarray:
         """The layer's sums for images x (n, side * side): (n, units), before any bias."""
