@@ -102,7 +102,14 @@ class Backprop:
         self.softmax = net.loss == "softmax"
         self.pred = np.empty_like(self.acts[-1]) if self.softmax else self.acts[-1]
         self.deltas = [np.empty_like(h) for h in self.sums]
-        self.grads = [np.empty(layer.weights.shape) for layer in layers]
+        # a batch's weight deltas out.T @ delta, for a layer with more inputs than outputs, as
+        # (delta.T @ out).T: OpenBLAS is faster with the long side last (chapter 10's output
+        # layer, 10,000 x 128 x 10: 1.3 ms against 4.6); the same sums, in another order
+        self.by_outputs = [rows > 1 and net.dot is np.matmul and layer.conv is None
+                           and layer.weights.shape[0] > layer.weights.shape[1]
+                           for layer in layers]  # fmt: skip
+        self.grads = [np.empty(layer.weights.shape[::-1]).T if t else np.empty(layer.weights.shape)
+                      for layer, t in zip(layers, self.by_outputs, strict=True)]  # fmt: skip
         self.moves = [np.empty(layer.weights.shape) for layer in layers]
         self.trainable = [None if m is None else m.astype(float)
                           for m in (rule.frozen(i) for i in range(len(layers)))]  # fmt: skip
@@ -349,7 +356,10 @@ class Backprop:
     def weight_deltas(self, i: int, inputs_t: np.ndarray) -> np.ndarray:
         """Layer i's weight deltas from its inputs, transposed (n_in, rows): inputs.T @ delta
         [+ l2 W], 0 where frozen, into grads[i]."""
-        grads = self.dot(inputs_t, self.deltas[i], out=self.grads[i])
+        if self.by_outputs[i]:
+            grads = self.dot(self.deltas[i].T, inputs_t.T, out=self.grads[i].T).T
+        else:
+            grads = self.dot(inputs_t, self.deltas[i], out=self.grads[i])
         if self.rule.l2:
             grads += self.rule.l2 * self.net.layers[i].weights
         if self.trainable[i] is not None:
