@@ -193,3 +193,26 @@ def test_bad_conv_configurations(tmp_path, keys, needle):
     result = run_cli("train", *args, "--out", "w.npz", cwd=tmp_path)
     assert_one_line_error(result, 2, needle)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("errata", [frozenset(), frozenset({"dropout-deriv"})])
+@pytest.mark.parametrize("hidden", [(), (5,)])
+def test_the_lit_only_step_is_the_dense_one(activation, errata, hidden):
+    """Without a bias the conv layer steps on its patches with ink alone (Backprop._step_lit);
+    with a bias of zeros it steps on every patch: the same step, dropout and all."""
+    x, labels = images(6)
+    x[:, :300] = 0.0  # whole rows of patches without ink
+    y = np.eye(10)[labels]
+    sizes, acts = [784, 3, *hidden, 10], [activation] * (1 + len(hidden)) + ["linear"]
+    rng = np.random.RandomState(2)
+    masks = [rng.randint(2, size=(6, n)) for n in (26 * 26 * 3, *hidden)]
+    steps = []
+    for bias in (False, True):
+        net = new_network(sizes, acts, "softmax", bias, [0.3] * (len(sizes) - 1),
+                          np.random.RandomState(1), geometry(28, 3))  # fmt: skip
+        assert backprop.Backprop(net, rows=6).lit_only != bias
+        backprop.step(net, x, y, 0.5, StepRule(dropout=0.5, errata=errata), masks)
+        steps.append([layer.weights for layer in net.layers])
+    for lit, dense in zip(*steps, strict=True):
+        assert np.allclose(lit, dense, rtol=0, atol=1e-15)
