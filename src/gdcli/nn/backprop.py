@@ -35,7 +35,9 @@ from gdcli.book.errata import (
     RELU2DERIV,
 )
 from gdcli.nn.conv import lit_rows
-from gdcli.nn.model import ACTIVATIONS, Network, fast_dot, softmax
+from gdcli.nn.model import ACTIVATIONS, Layer, Network, fast_dot, softmax
+
+NARROW = 16  # outputs of a layer whose batch weight deltas are computed transposed
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,12 @@ class Step:
     weight_deltas: list[np.ndarray]
 
 
+def _narrow(layer: Layer) -> bool:
+    """A dense layer of at most NARROW outputs and more inputs than outputs."""
+    n_in, n_out = layer.weights.shape
+    return layer.conv is None and n_out <= NARROW and n_out < n_in
+
+
 class Backprop:
     """Steps of gradient descent on `net` for batches of `rows` examples, in place.
 
@@ -102,12 +110,11 @@ class Backprop:
         self.softmax = net.loss == "softmax"
         self.pred = np.empty_like(self.acts[-1]) if self.softmax else self.acts[-1]
         self.deltas = [np.empty_like(h) for h in self.sums]
-        # a batch's weight deltas out.T @ delta, for a layer with more inputs than outputs, as
+        # a batch's weight deltas out.T @ delta, for a layer of few outputs and more inputs, as
         # (delta.T @ out).T: OpenBLAS is faster with the long side last (chapter 10's output
-        # layer, 10,000 x 128 x 10: 1.3 ms against 4.6); the same sums, in another order
-        self.by_outputs = [rows > 1 and net.dot is np.matmul and layer.conv is None
-                           and layer.weights.shape[0] > layer.weights.shape[1]
-                           for layer in layers]  # fmt: skip
+        # layer, 10,000 x 128 x 10: 1.3 ms against 4.6), the same sums; wider layers are not
+        # (their steps' elementwise work on the transposed deltas costs more than it gains)
+        self.by_outputs = [rows > 1 and net.dot is np.matmul and _narrow(layer) for layer in layers]
         self.grads = [np.empty(layer.weights.shape[::-1]).T if t else np.empty(layer.weights.shape)
                       for layer, t in zip(layers, self.by_outputs, strict=True)]  # fmt: skip
         self.moves = [np.empty(layer.weights.shape) for layer in layers]
