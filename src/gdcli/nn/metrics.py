@@ -53,13 +53,11 @@ class Tester:
         conv = net.layers[0].conv
         use = certified and conv is not None and fits(net)
         self.certified = CertifiedTest(conv, x) if use else None  # type: ignore[arg-type]
-        self.recomputed: list[int] = []  # images computed again in float64, evaluation by one
 
     def __call__(self, net: Network) -> Evaluation:
         if self.certified is None:
             return evaluate(net, self.x, self.labels)
-        classes, scores, again = self.certified.classes(net)
-        self.recomputed.append(again)
+        classes, scores, _ = self.certified.classes(net)
         pred = softmax(scores) if net.loss == "softmax" else scores
         return _evaluation(pred, classes, self.labels)
 
