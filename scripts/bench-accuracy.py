@@ -19,7 +19,8 @@ The networks with a hidden layer compare like with like: 256 relu units and a so
 for both. scikit-learn's MLPClassifier uses its own solver, Adam (its default, and what it
 recommends), on data shuffled every epoch, with its early stopping off (it would hold out part
 of the 1,000 images, not use the validation split); it has no dropout, so its L2 penalty is
-the setting chosen on validation.
+the setting chosen on validation. gdcli's convolutional network (best-cnn) comes last, with no
+scikit-learn peer: scikit-learn has no convolutional layer.
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ def main() -> None:
          lambda: gdcli_run("best-mlp.toml", folder, deskew=False, augment="none")),
         ("sklearn MLPClassifier 256 relu, raw", sk("MLPClassifier", False)),
         ("sklearn MLPClassifier 256 relu, deskew+shifts", sk("MLPClassifier", True)),
+        ("gdcli best CNN (configs/best-cnn.toml)", lambda: gdcli_run("best-cnn.toml", folder)),
     ]  # fmt: skip
     runs = [(name, fn) for name, fn in runs if args.only.lower() in name.lower()]
     print(f"| {'model':<46} | {'chosen on validation':<20} | validation | test | seconds |")

@@ -61,7 +61,7 @@ def test_the_reference_engine_is_chosen_by_name(synthetic_data_dir, small):
     [
         (lambda: gdcli.train(alph=0.1), "unknown key 'alph'", "known keys: dataset, n_train"),
         (lambda: gdcli.train("book-ch99"), "no config file or shipped config named 'book-ch99'",
-         "shipped configs: best, best-mlp, book, book-ch10"),
+         "shipped configs: best, best-cnn, best-mlp, book, book-ch10"),
         (lambda: gdcli.train(alpha=-1), "alpha must be a positive number, got -1.0", None),
         (lambda: gdcli.train(alpha="fast"), "key 'alpha' must be a number, got 'fast'", None),
         (lambda: gdcli.train(loss="softmax", activation="sigmoid"),
@@ -173,11 +173,12 @@ def test_a_run_on_an_extra_dataset_is_read_by_every_command(tmp_path, synthetic_
 
 def test_shipped_configs_are_named_and_listed():
     shipped = shipped_configs()
-    assert {"book", "book-ch8", "book-ch9", "best", "best-mlp"} <= set(shipped)
+    assert {"book", "book-ch8", "book-ch9", "best", "best-mlp", "best-cnn"} <= set(shipped)
     assert all(about for _, about in shipped.values())
     assert gdcli.configs() == {name: about for name, (_, about) in shipped.items()}
     result = run_cli("configs")
-    assert result.returncode == 0 and result.stdout.splitlines()[2].startswith("book ")
+    names = [line.split()[0] for line in result.stdout.splitlines() if line[:1].strip()]
+    assert result.returncode == 0 and names == sorted(shipped)
 
 
 def test_a_config_name_works_from_any_folder(tmp_path, synthetic_data_dir):

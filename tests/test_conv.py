@@ -216,3 +216,19 @@ def test_the_lit_only_step_is_the_dense_one(activation, errata, hidden):
         steps.append([layer.weights for layer in net.layers])
     for lit, dense in zip(*steps, strict=True):
         assert np.allclose(lit, dense, rtol=0, atol=1e-15)
+
+
+def test_the_shipped_best_cnn_trains_as_its_config_says(synthetic_data_dir):
+    """configs/best-cnn.toml (chosen on the real images, docs/experiments.md) on a few synthetic
+    ones: its network, and the weights of its best validation epoch kept."""
+    import gdcli
+
+    run = gdcli.train("best-cnn", n_train=40, val=40, epochs=3, eval_every=1,
+                      data_dir=synthetic_data_dir, quiet=True)  # fmt: skip
+    cfg = run.config
+    assert (cfg.conv, cfg.pool, cfg.keep, cfg.deskew, cfg.augment) == (
+        "32x5", 2, "best", True, "shifts")  # fmt: skip
+    shapes = [layer.weights.shape for layer in run.network.layers]
+    assert shapes == [(25, 32), (12 * 12 * 32, *cfg.hidden), (*cfg.hidden, 10)]
+    best = max(run.history, key=lambda h: h["val_accuracy"])  # the first of a tie, as keep's
+    assert run.summary["weights_epoch"] == run.summary["best_epoch"] == best["epoch"]
