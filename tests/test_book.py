@@ -75,13 +75,13 @@ def test_weights_equal_the_books_listing(data, name, epochs, listing):
 def test_the_book_ch10_test_is_the_listings_test(data):
     """The test accuracy gdcli prints for a conv network (float32, certified: nn/certified.py)
     is the listing's per-image test in float64, and so is evaluate's."""
-    from gdcli.nn.metrics import Tester, evaluate
+    from gdcli.nn.metrics import Evaluator, evaluate
 
     net = run_config("book-ch10", data, epochs=2, eval_every=2).network
     kernels, weights_1_2 = (layer.weights for layer in net.layers)
     x, labels = data.x_test[:1000], data.labels_test[:1000]
     expected = book_listings.ch10_test(x, one_hot(labels), kernels, weights_1_2)
-    assert Tester(net, x, labels)(net).accuracy == expected
+    assert Evaluator(net, x, labels)(net).accuracy == expected
     assert evaluate(net, x, labels).accuracy == expected
 
 

@@ -14,7 +14,7 @@ from gdcli.data.load import one_hot
 from gdcli.nn import certified
 from gdcli.nn.certified import CertifiedTest
 from gdcli.nn.conv import geometry
-from gdcli.nn.metrics import Tester, evaluate
+from gdcli.nn.metrics import Evaluator, evaluate
 from gdcli.nn.model import new_network
 from gdcli.nn.train import TrainData, train
 
@@ -53,9 +53,9 @@ def test_every_score_is_within_its_bound_of_float64(digits, kernel_scale):
 def test_the_classes_and_figures_are_float64s(digits, book_positions):
     x, labels = digits
     net = book_net(book_positions=book_positions)
-    tester = Tester(net, x, labels)
-    assert tester.certified is not None
-    got, expected = tester(net), evaluate(net, x, labels)
+    evaluator = Evaluator(net, x, labels)
+    assert evaluator.certified is not None
+    got, expected = evaluator(net), evaluate(net, x, labels)
     assert got.accuracy == expected.accuracy
     assert np.array_equal(got.confusion, expected.confusion)
     assert abs(got.error - expected.error) < 1e-6
@@ -68,8 +68,8 @@ def test_close_calls_are_computed_again_in_float64(digits):
     net = book_net()
     w = net.layers[1].weights
     w[:, 1:] = w[:, :1]
-    tester = Tester(net, x, labels)
-    classes, _, again = tester.certified.classes(net)
+    evaluator = Evaluator(net, x, labels)
+    classes, _, again = evaluator.certified.classes(net)
     assert again == len(x)
     assert set(classes) == {0}
 
@@ -95,9 +95,9 @@ def test_other_networks_are_tested_in_float64(digits, change):
     net = new_network(sizes, acts, "softmax", change == "bias", [0.3] * (len(sizes) - 1),
                       np.random.RandomState(1), conv)  # fmt: skip
     assert not certified.fits(net)
-    tester = Tester(net, x[:50], labels[:50])
-    assert tester.certified is None
-    got, expected = tester(net), evaluate(net, x[:50], labels[:50])
+    evaluator = Evaluator(net, x[:50], labels[:50])
+    assert evaluator.certified is None
+    got, expected = evaluator(net), evaluate(net, x[:50], labels[:50])
     assert (got.error, got.accuracy) == (expected.error, expected.accuracy)
 
 

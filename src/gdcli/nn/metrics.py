@@ -41,9 +41,9 @@ def evaluate(net: Network, x: np.ndarray, labels: np.ndarray) -> Evaluation:
     return _evaluation(pred, np.argmax(pred, axis=1), labels)
 
 
-class Tester:
+class Evaluator:
     """Evaluations of a network on fixed images x (n, n_inputs) with labels (n,), epoch after
-    epoch: tester(net) is evaluate(net, x, labels). For a network of chapter 10's form
+    epoch: evaluator(net) is evaluate(net, x, labels). For a network of chapter 10's form
     (certified.fits) the images are prepared once and every evaluation runs in float32 with
     its classes certified (certified.py): the same accuracy, per-class accuracy and confusion
     matrix; the error from float32's scores. certified=False: always evaluate()."""

@@ -26,7 +26,7 @@ from gdcli.data.transforms import as_trained
 from gdcli.errors import Interrupted
 from gdcli.nn import engines
 from gdcli.nn.backprop import StepRule
-from gdcli.nn.metrics import Tester, accuracy, squared_error
+from gdcli.nn.metrics import Evaluator, accuracy, squared_error
 from gdcli.nn.model import Network, new_network
 from gdcli.nn.threads import large_products, training_threads
 
@@ -336,8 +336,8 @@ def _train(
     test_work = len(data.x_test) * n_inputs * units
     val_work = 0 if data.x_val is None else len(data.x_val) * n_inputs * units
     keep = set(snapshot_epochs(cfg))
-    test = Tester(net, data.x_test, data.labels_test)  # prepared once for every epoch's test
-    val = None if data.x_val is None else Tester(net, data.x_val, data.labels_val)  # type: ignore[arg-type]
+    test = Evaluator(net, data.x_test, data.labels_test)  # prepared once for every epoch's test
+    val = None if data.x_val is None else Evaluator(net, data.x_val, data.labels_val)  # type: ignore[arg-type]
     result = TrainResult(net)
     if resume is None:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
