@@ -332,7 +332,9 @@ def main() -> None:
     if args.conv:
         conv_end_to_end(data, folder, args.conv)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\npeak memory (max RSS): {peak:.0f} MiB")
+    commands = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"\npeak memory (max RSS): this process (the listings) {peak:.0f} MiB; "
+          f"the largest gdcli command {commands:.0f} MiB")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -36,10 +36,14 @@ def book_net(kernels=16, scale=(0.5, 0.1), seed=3, book_positions=True):
 
 
 @pytest.mark.parametrize("kernel_scale", [0.01, 0.5, 30.0])  # the book's kernels grow to ~27
-def test_every_score_is_within_its_bound_of_float64(digits, kernel_scale):
+@pytest.mark.parametrize("whole", [True, False])  # pixel values / 255 (kept as uint8), or not
+def test_every_score_is_within_its_bound_of_float64(digits, kernel_scale, whole):
     x, _ = digits
+    x = x if whole else x * 0.987654321  # as deskewed images are: not whole pixel values
     net = book_net(scale=(kernel_scale, 0.1))
-    got = CertifiedTest(net.layers[0].conv, x).scores(*(layer.weights for layer in net.layers))
+    test = CertifiedTest(net.layers[0].conv, x)
+    assert (test.patches.dtype == np.uint8) == whole
+    got = test.scores(*(layer.weights for layer in net.layers))
     exact = net.scores(x)
     error = np.abs(got.scores - exact)
     assert np.all(error <= got.bound)

@@ -25,9 +25,9 @@ the CPU's cache from the kernel product to the output product; the other positio
 images with a nonzero patch there (a patch of zeros gives tanh(0) = 0 and adds nothing).
 
 The bound, with u = 2^-24 (float32's unit roundoff) and g(m) = m u / (1 - m u):
-  - a sum s of the kernel size's k^2 products, its pixels and kernel rounded to float32, is
-    within g(k^2 + 2) * B_np * max_j |K_jk| of s, where B_np is the patch's pixel sum
-    (pixels are >= 0);
+  - a sum s of the kernel size's k^2 products, its pixels and kernel (or its whole pixel
+    values and kernel / 255) rounded to float32, is within g(k^2 + 2) * B_np * max_j |K_jk|
+    of s, where B_np is the patch's pixel sum (pixels are >= 0);
   - tanh is 1-Lipschitz, and float32's tanh is within TANH_ERROR of tanh (of magnitude <= 1);
   - the output products sum at most m = 16 * BLOCK terms in float32 (a tile's), the weights
     rounded to float32, then add up in float64: within (g(m) (1 + u) + u) * sum |W| over the
@@ -104,28 +104,34 @@ class CertifiedTest:
         k, s, side = conv.kernel, conv.span, conv.side
         images = x.reshape(-1, side, side)
         lit = np.zeros((self.n, s, s), dtype=bool)  # the patches holding a nonzero pixel
-        box = np.zeros((self.n, s, s))  # their pixel sums
+        box = np.zeros((self.n, s, s), dtype=np.float32)  # their pixel sums
         for i in range(k):
             for j in range(k):
                 window = images[:, i : i + s, j : j + s]
                 lit |= window != 0
                 box += window
         lit, box = lit.reshape(self.n, -1), box.reshape(self.n, -1)
-        self.bounds_by = np.concatenate([box * lit, lit], axis=1).astype(np.float32)
+        self.bounds_by = np.concatenate([box * lit, lit], axis=1, dtype=np.float32)
         dense = lit.mean(axis=0) > DENSE_FRACTION
         self._tiles(x, np.flatnonzero(dense))
         self._sparse(x, lit & ~dense)
 
     def _tiles(self, x: np.ndarray, positions: np.ndarray) -> None:
         """Every image's patches at `positions`, tile by tile: (chunks, k * k, positions,
-        CHUNK) float32, the last chunk padded with images of zeros."""
+        CHUNK), the last chunk padded with images of zeros. Images of whole pixel values / 255
+        (MNIST's, not deskewed) are kept as those values, uint8, exact: a quarter of float32's
+        memory (32 MB for the book's test images, against 127), and the kernels divided by
+        255 instead; other images as float32."""
         k, s, side = self.conv.kernel, self.conv.span, self.conv.side
         chunks = -(-self.n // CHUNK)
         self.dense = positions
-        padded = np.zeros((chunks * CHUNK, side * side), dtype=np.float32)
-        padded[: self.n] = x
+        pixels = np.rint(x * 255.0)
+        self.scale = 255.0 if np.array_equal(pixels / 255.0, x) else 1.0
+        kind = np.uint8 if self.scale == 255.0 else np.float32
+        padded = np.zeros((chunks * CHUNK, side * side), dtype=kind)
+        padded[: self.n] = pixels if self.scale == 255.0 else x
         corner = (positions // s) * side + positions % s  # each position's top-left pixel
-        self.patches = np.empty((chunks, k * k, len(positions), CHUNK), dtype=np.float32)
+        self.patches = np.empty((chunks, k * k, len(positions), CHUNK), dtype=kind)
         for i in range(k):
             for j in range(k):
                 pixels = padded[:, corner + i * side + j].reshape(chunks, CHUNK, -1)
@@ -151,6 +157,7 @@ class CertifiedTest:
         n_kernels, classes = kernels.shape[1], weights.shape[1]
         w = weights.reshape(self.conv.positions, n_kernels, classes)
         k32 = kernels.astype(np.float32)
+        k32_t = np.ascontiguousarray((kernels.T / self.scale).astype(np.float32))  # the tiles'
         scores_t = np.zeros((classes, len(self.patches) * CHUNK))
         # a tile's output weights (classes, K * BLOCK), laid out as its tanh outputs (K, BLOCK)
         blocks = [
@@ -158,12 +165,12 @@ class CertifiedTest:
             for q in range(0, len(self.dense), BLOCK)
         ]
         blocks = [(q, b.astype(np.float32).reshape(classes, -1)) for q, b in blocks]
-        k32_t = np.ascontiguousarray(k32.T)
         for c, chunk in enumerate(self.patches):
             out = scores_t[:, c * CHUNK : (c + 1) * CHUNK]
             for q, w_tile in blocks:
                 positions = w_tile.shape[1] // n_kernels
-                h = np.dot(k32_t, chunk[:, q : q + positions].reshape(len(k32), -1))
+                tile = chunk[:, q : q + positions].reshape(len(k32), -1)
+                h = np.dot(k32_t, tile.astype(np.float32, copy=False))
                 np.tanh(h, out=h)
                 out += np.dot(w_tile, h.reshape(-1, CHUNK))
         scores = np.ascontiguousarray(scores_t[:, : self.n].T)
