@@ -140,8 +140,9 @@ class Backprop:
         self.conv = layers[0].conv
         # the conv layer's patches of zeros give it 0 (no bias, no pooling, f(0) = 0): its own
         # steps take only the patches holding a nonzero pixel (_step_lit)
-        self.lit_only = self.conv is not None and self.conv.pool == 1 and layers[0].bias is None
-        self.lit_only = self.lit_only and not np.any(self.f[0].f(np.zeros(1)))
+        zero_gives_zero = not np.any(self.f[0].f(np.zeros(1)))
+        self.lit_only = (self.conv is not None and self.conv.pool == 1
+                         and layers[0].bias is None and zero_gives_zero)  # fmt: skip
         if self.conv is not None:  # every kernel at every position, before pooling
             shape = (rows * self.conv.positions, layers[0].weights.shape[1])
             # without pooling they are the layer's sums, position-major: the same buffer
@@ -315,11 +316,7 @@ class Backprop:
             h.reshape(rows, -1, len(layer.bias))[...] += layer.bias
         pred = self.step(None, y, alpha, t)
         delta = conv.unpool(self.deltas[0], where, rows)
-        grads = np.dot(patches.T, delta, out=self.grads[0])
-        if self.rule.l2:
-            grads += self.rule.l2 * layer.weights
-        move = np.multiply(grads, alpha * self.kernel_sign, out=self.moves[0])
-        layer.weights -= move
+        self._step_kernels(patches, delta, alpha)
         if layer.bias is not None:
             layer.bias -= (alpha * self.kernel_sign) * delta.sum(axis=0)
         return pred
@@ -332,8 +329,8 @@ class Backprop:
         moves no kernel (its patch is 0), so only the patches holding a nonzero pixel are
         computed: `patches` (lit, kernel pixels), `where` their rows among the batch's
         rows * positions. The same step, the kernels' sums rounded in another order."""
-        layer, f = self.net.layers[0], self.f[0]
-        acts = np.dot(patches, layer.weights)
+        f = self.f[0]
+        acts = np.dot(patches, self.net.layers[0].weights)
         if f.deriv is not None:
             f.f(acts, out=acts)
         outs, mask = acts, None
@@ -354,11 +351,17 @@ class Backprop:
             delta *= mask
             if not self.book_dropout:
                 delta *= 1.0 / (1.0 - self.rule.dropout)
+        self._step_kernels(patches, delta, alpha)
+        return pred
+
+    def _step_kernels(self, patches: np.ndarray, delta: np.ndarray, alpha: float) -> None:
+        """kernels -= alpha * (patches.T @ delta + l2 kernels), the other way with the
+        kernel-sign erratum: patches (rows, kernel pixels), delta (rows, kernels)."""
+        kernels = self.net.layers[0].weights
         grads = np.dot(patches.T, delta, out=self.grads[0])
         if self.rule.l2:
-            grads += self.rule.l2 * layer.weights
-        layer.weights -= np.multiply(grads, alpha * self.kernel_sign, out=self.moves[0])
-        return pred
+            grads += self.rule.l2 * kernels
+        kernels -= np.multiply(grads, alpha * self.kernel_sign, out=self.moves[0])
 
     def weight_deltas(self, i: int, inputs_t: np.ndarray) -> np.ndarray:
         """Layer i's weight deltas from its inputs, transposed (n_in, rows): inputs.T @ delta

@@ -101,16 +101,11 @@ class CertifiedTest:
 
     def __init__(self, conv: Conv, x: np.ndarray) -> None:
         self.conv, self.x, self.n = conv, x, len(x)
-        k, s, side = conv.kernel, conv.span, conv.side
-        images = x.reshape(-1, side, side)
-        lit = np.zeros((self.n, s, s), dtype=bool)  # the patches holding a nonzero pixel
-        box = np.zeros((self.n, s, s), dtype=np.float32)  # their pixel sums
-        for i in range(k):
-            for j in range(k):
-                window = images[:, i : i + s, j : j + s]
-                lit |= window != 0
-                box += window
-        lit, box = lit.reshape(self.n, -1), box.reshape(self.n, -1)
+        lit = conv.ink(x).reshape(self.n, -1)  # the patches holding a nonzero pixel
+        box = np.zeros((self.n, conv.span, conv.span), dtype=np.float32)  # their pixel sums
+        for window in conv.windows(x):
+            box += window
+        box = box.reshape(self.n, -1)
         self.bounds_by = np.concatenate([box * lit, lit], axis=1, dtype=np.float32)
         dense = lit.mean(axis=0) > DENSE_FRACTION
         self._tiles(x, np.flatnonzero(dense))
@@ -140,12 +135,9 @@ class CertifiedTest:
     def _sparse(self, x: np.ndarray, lit: np.ndarray) -> None:
         """The patches with a nonzero pixel at the other positions, position by position:
         (rows, k * k) float32, each row's image, and each position's rows."""
-        k, s, side = self.conv.kernel, self.conv.span, self.conv.side
         where = np.flatnonzero(lit.T)  # position-major: position * n + image
         position, self.rows_image = np.divmod(where, self.n)
-        corner = self.rows_image * side * side + (position // s) * side + position % s
-        offsets = (np.arange(k)[:, None] * side + np.arange(k)).ravel()
-        self.rows = x.reshape(-1)[corner[:, None] + offsets].astype(np.float32)
+        self.rows = self.conv.patches_at(x, self.rows_image, position).astype(np.float32)
         counts = np.bincount(position, minlength=self.conv.positions)
         self.sparse = np.flatnonzero(counts)
         ends = np.cumsum(counts)

@@ -21,7 +21,7 @@ over every image and position: the book's flattened_input.T.dot(l1d_reshape).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,11 +60,9 @@ class Conv:
         """x (n, side * side) -> (n * positions, kernel * kernel), a new C-ordered array: the
         book's expanded_input reshaped to flattened_input, the same numbers."""
         n, k, s = len(x), self.kernel, self.span
-        images = x.reshape(n, self.side, self.side)
         out = np.empty((n, s, s, k * k), dtype=x.dtype)
-        for i in range(k):  # a pixel offset at a time: k * k strided copies
-            for j in range(k):
-                out[..., i * k + j] = images[:, i : i + s, j : j + s]
+        for offset, window in enumerate(self.windows(x)):  # k * k strided copies
+            out[..., offset] = window
         return out.reshape(n * s * s, k * k)
 
     def activations(
@@ -81,18 +79,9 @@ class Conv:
         pixel are multiplied, their sums and f computed as for every patch. Max pooling of
         f(sums) is f of the pooled sums, f being nondecreasing.
         """
-        n, k, s = len(x), self.kernel, self.span
-        images = x.reshape(n, self.side, self.side)
-        lit = np.zeros((n, s, s), dtype=bool)  # the positions whose patch has a nonzero pixel
-        for i in range(k):
-            for j in range(k):
-                lit |= images[:, i : i + s, j : j + s] != 0
-        where = np.flatnonzero(lit)
-        # each lit patch's pixels gathered from the flat images: image, row, column + offset
-        img, pos = np.divmod(where, s * s)
-        base = img * self.pixels + (pos // s) * self.side + pos % s
-        offsets = (np.arange(k)[:, None] * self.side + np.arange(k)).ravel()
-        sums = np.dot(x.reshape(-1)[base[:, None] + offsets], kernels)
+        n, s = len(x), self.span
+        where = np.flatnonzero(self.ink(x))
+        sums = np.dot(self.patches_at(x, *np.divmod(where, s * s)), kernels)
         if bias is not None:
             sums += bias
         unlit = f(np.zeros(kernels.shape[1]) if bias is None else bias.copy())
@@ -103,6 +92,30 @@ class Conv:
             out = np.zeros((n * s * s, kernels.shape[1]))  # (5-10% of the book's test, measured)
         out[where] = f(sums)
         return self.pool_sums(out, n)[0]
+
+    def windows(self, x: np.ndarray) -> Iterator[np.ndarray]:
+        """For each of the kernel's k * k pixels, row-major, the images' pixels under it at
+        every position: views (n, span, span) of x (n, side * side)."""
+        k, s = self.kernel, self.span
+        images = x.reshape(len(x), self.side, self.side)
+        for i in range(k):
+            for j in range(k):
+                yield images[:, i : i + s, j : j + s]
+
+    def ink(self, x: np.ndarray) -> np.ndarray:
+        """(n, span, span) bool: the positions whose patch holds a nonzero pixel."""
+        lit = np.zeros((len(x), self.span, self.span), dtype=bool)
+        for window in self.windows(x):
+            lit |= window != 0
+        return lit
+
+    def patches_at(self, x: np.ndarray, image: np.ndarray, position: np.ndarray) -> np.ndarray:
+        """The patches of images x (n, side * side) at (image, position) pairs, two index
+        arrays of one length m: (m, kernel * kernel), gathered from the flat pixels."""
+        k, s, side = self.kernel, self.span, self.side
+        corner = image * self.pixels + (position // s) * side + position % s
+        offsets = (np.arange(k)[:, None] * side + np.arange(k)).ravel()
+        return x.reshape(-1)[corner[:, None] + offsets]
 
     def feature_sums(self, patches: np.ndarray, kernels: np.ndarray) -> np.ndarray:
         """Every kernel at every position, (n * positions, K): patches @ kernels."""
